@@ -1,0 +1,43 @@
+# welfare_eval — the two commands are `make run` and `make test` (see README.md).
+# Everything installs into .venv from requirements.lock (exact versions with hashes).
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+STAMP   = $(VENV)/.installed
+
+.PHONY: run test install lint typecheck bench lock clean-generated
+
+run: install
+	$(VENV)/bin/welfare-eval run
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/pytest
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "welfare_eval needs Python >= 3.11 (set PYTHON=...)")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check welfare_eval tests || true
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+bench: install
+	$(PY) benchmarks/run_all.py
+
+# Refresh the lock on purpose (needs network to PyPI): exact versions + hashes for Python 3.11.
+lock:
+	$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+
+clean-generated:
+	rm -rf data/raw/*.csv data/raw/*.xlsx data/processed/*.parquet data/processed/*.json data/processed/*.csv reports/*.html
