@@ -14,7 +14,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-__all__ = ["names", "stream"]
+__all__ = ["names", "stream", "vocab"]
 
 
 def stream(seed: int, name: str) -> np.random.Generator:
@@ -39,3 +39,19 @@ def names(kind: str) -> np.ndarray:
     if out.size == 0:  # pragma: no cover - guards the packaged data
         raise KeyError(f"no names of kind {kind!r} in simulate/data/names.csv")
     return out
+
+
+@cache
+def _vocab_table() -> dict[tuple[str, str], str]:
+    path = resources.files("welfare_eval.simulate") / "data" / "vocab.csv"
+    with path.open("r", encoding="utf-8") as fh:
+        t = pd.read_csv(fh, dtype=str, keep_default_na=False)
+    return {(k, lang): str(v) for lang in ("th", "en") for k, v in zip(t["key"], t[lang], strict=True)}
+
+
+def vocab(key: str, lang: str = "th") -> str:
+    """A Thai (or English) word used in the simulated raw exports (``simulate/data/vocab.csv``)."""
+    try:
+        return _vocab_table()[(key, lang)]
+    except KeyError:
+        raise KeyError(f"no word {key!r} ({lang}) in simulate/data/vocab.csv") from None
