@@ -27,3 +27,21 @@ def shared_reference() -> Path:
 def fixtures() -> Path:
     """Path to tests/reference (committed fixtures made by the scripts beside them)."""
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A complete demo project (simulate → clean → analyze → report) in a temporary folder.
+
+    Built once per test session with the CLI, exactly as `welfare-eval run` does it.
+    """
+    import shutil
+
+    from welfare_eval.cli import main
+
+    root = tmp_path_factory.mktemp("demo")
+    (root / "data" / "raw").mkdir(parents=True)
+    shutil.copytree(ROOT / "reports", root / "reports", ignore=shutil.ignore_patterns("*.html", "_build"))
+    rc = main(["run", "--root", str(root), "--quiet", "--engine", "builtin"])
+    assert rc == 0, "welfare-eval run failed on the demo study"
+    return root

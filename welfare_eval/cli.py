@@ -69,8 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import os
 
+    saved = {k: os.environ.get(k) for k in ("WELFARE_EVAL_PROGRESS", "WELFARE_EVAL_QUIET")}
     if args.quiet:
         os.environ["WELFARE_EVAL_PROGRESS"] = "0"
+        os.environ["WELFARE_EVAL_QUIET"] = "1"
     try:
         from welfare_eval import pipeline
         from welfare_eval.reference import set_region_scheme
@@ -100,6 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"welfare-eval: error: {msg}", file=sys.stderr)
         print("(run again with --debug for the full traceback)", file=sys.stderr)
         return 2
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return 0
 
 

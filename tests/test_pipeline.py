@@ -1,0 +1,132 @@
+"""End-to-end tests of the pipeline and the CLI on the demo study."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from welfare_eval import pipeline
+from welfare_eval.cli import main
+from welfare_eval.report import check_self_contained
+
+NATIONAL_ID = re.compile(r"(?<!\d)\d{13}(?!\d)")
+PHONE = re.compile(r"(?<!\d)0[689]\d[- ]?\d{3}[- ]?\d{4}(?!\d)")
+
+
+def _sha(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_run_produces_self_contained_thai_report(demo_project: Path) -> None:
+    html_path = demo_project / "reports" / "final_report.html"
+    assert html_path.is_file()
+    assert check_self_contained(html_path) == []
+    html = html_path.read_text("utf-8")
+    for tag in re.findall(r"<(?:script|link|img|iframe)\b[^>]*>", html):
+        assert not re.search(r"""(?:src|href)\s*=\s*["']?https?://""", tag), tag
+    assert "การประเมินผลโครงการชุมชนสวัสดิการ" in html
+    assert "data:image/png;base64" in html
+    assert "<math" in html
+    assert "ผลเบื้องต้น" in html  # the DiD table is marked preliminary
+
+
+def test_processed_tables_and_results_exist(demo_project: Path) -> None:
+    paths = pipeline.Paths.from_root(demo_project)
+    tabs = pipeline.load_processed(paths, ["frame", "villages", "households", "benefits", "admin", "committee"])
+    assert len(tabs["villages"]) == 36
+    assert tabs["villages"]["pair_id"].nunique() == 18
+    res = pipeline.load_results(paths)
+    did = res["did_preliminary"]
+    assert set(did["method"]) >= {"cr1", "cr2", "wild", "ri"}
+    assert (did["n_clusters"] == 18).all()
+    pairs = pd.read_parquet(paths.processed / "pairs.parquet")
+    assert len(pairs) == 18 and pairs["surveyed"].all()  # re-matching reproduces the fieldwork design
+    sizes = res["sample_sizes"]
+    assert set(sizes["wave"]) == {"baseline", "midline", "endline"}
+    assert (sizes["n_villages"] == 18).all()
+
+
+def test_no_pii_in_processed_or_reports(demo_project: Path) -> None:
+    files = [p for p in (demo_project / "data" / "processed").rglob("*") if p.is_file()]
+    files += [p for p in (demo_project / "reports").rglob("*.html")]
+    assert files
+    for p in files:
+        if p.suffix == ".parquet":
+            df = pd.read_parquet(p)
+            for col in df.columns:
+                num = pd.to_numeric(df[col], errors="coerce") if df[col].dtype.kind in "iuf" else None
+                if num is not None:  # a 13-digit whole number stored as a number
+                    big = num[(num >= 1e12) & (num < 1e13) & (num == num.round())]
+                    assert big.empty, f"13-digit number in {p.name}:{col}"
+            text = df.select_dtypes(exclude="number").astype(str).to_csv(index=False)
+        else:
+            text = p.read_text("utf-8", errors="replace")
+        if p.suffix == ".html":  # base64 images can contain digit runs by chance
+            text = re.sub(r"data:[^\"')]+", "", text)
+        assert not NATIONAL_ID.search(text), f"13-digit number in {p.name}"
+        assert not PHONE.search(text), f"phone number in {p.name}"
+
+
+def test_demo_recovers_planted_effects_within_wide_ci(demo_project: Path) -> None:
+    """The wild-bootstrap CI of the preliminary DiD covers the planted endline effect."""
+    paths = pipeline.Paths.from_root(demo_project)
+    truth = pipeline.load_truth(paths)
+    assert truth is not None
+    eff = pd.DataFrame(truth["effects"])
+    did = pipeline.load_results(paths)["did_preliminary"]
+    checked = 0
+    for y in did["outcome"].unique():
+        hit = eff[(eff["outcome"] == y) & (eff["wave"] == "endline")]
+        if hit.empty:
+            continue
+        tv = float(hit["effect_data_scale"].iloc[0])
+        row = did[(did["outcome"] == y) & (did["method"] == "wild")].iloc[0]
+        assert row["ci_low"] <= tv <= row["ci_high"], (y, tv, row["ci_low"], row["ci_high"])
+        checked += 1
+    assert checked >= 2
+
+
+def test_run_never_overwrites_user_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    raw = tmp_path / "data" / "raw"
+    raw.mkdir(parents=True)
+    mine = raw / "my_export.csv"
+    mine.write_text("a,b\n1,2\n", encoding="utf-8")
+    before = _sha(mine)
+    rc = main(["simulate", "--root", str(tmp_path), "--quiet"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "already holds" in err and "Traceback" not in err
+    rc = main(["simulate", "--root", str(tmp_path), "--quiet", "--force"])
+    assert rc == 2
+    assert "my_export.csv" in capsys.readouterr().err
+    assert _sha(mine) == before
+
+
+def test_simulate_force_regenerates_own_files_identically(tmp_path: Path) -> None:
+    assert main(["simulate", "--root", str(tmp_path), "--quiet"]) == 0
+    raw = tmp_path / "data" / "raw"
+    first = {p.name: _sha(p) for p in raw.iterdir()}
+    assert "codebook.csv" in first
+    assert main(["simulate", "--root", str(tmp_path), "--quiet", "--force"]) == 0
+    assert {p.name: _sha(p) for p in raw.iterdir()} == first
+    rec = json.loads((tmp_path / "data" / "simulation" / "generation.json").read_text("utf-8"))
+    assert rec["files"] == first
+
+
+def test_clean_on_empty_raw_gives_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    assert main(["clean", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith("welfare-eval: error:") and "no raw exports" in err[0]
+
+
+def test_report_without_results_gives_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "final_report.qmd").write_text("---\ntitle: x\n---\n", encoding="utf-8")
+    assert main(["report", "--root", str(tmp_path)]) == 2
+    assert "run `welfare-eval analyze` first" in capsys.readouterr().err

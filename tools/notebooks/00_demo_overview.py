@@ -1,0 +1,30 @@
+"""Notebook 00: overview of the demo study (issue 2)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from make_notebooks import SETUP
+
+CELLS = [
+    ("md", "# ภาพรวมการศึกษา (Study overview)\n\nRun `make run` (or `welfare-eval run`) first: it "
+           "simulates the demo study when `data/raw/` is empty, cleans it, analyses it and renders the "
+           "report. This notebook reads the same processed tables and results; it computes nothing "
+           "of its own."),
+    ("code", SETUP),
+    ("code", "tables = pipeline.load_processed(paths)\n{name: df.shape for name, df in tables.items()}"),
+    ("code", "results = pipeline.load_results(paths)\nsorted(results)"),
+    ("md", "## Eligibility funnel and the 18 matched pairs"),
+    ("code", "results['funnel']"),
+    ("code", "results['design']"),
+    ("md", "## Sample sizes by wave and arm"),
+    ("code", "results['sample_sizes']"),
+    ("md", "## Balance before and after matching"),
+    ("code", "from welfare_eval.report import content\n"
+             "D = content.load_report_data(paths)\ncontent.love_plot(D, 'en');"),
+    ("md", "## Preliminary difference-in-differences (all inference methods)"),
+    ("code", "results['did_preliminary'][['outcome', 'method', 'estimate', 'std_error', 'df', "
+             "'p_value', 'ci_low', 'ci_high']]"),
+    ("code", "truth = pipeline.load_truth(paths)  # None for real data\n"
+             "None if truth is None else [e for e in truth['effects'] if e['wave'] == 'endline'][:6]"),
+]

@@ -1,0 +1,95 @@
+"""Codebook-driven, Thai-aware import of the raw exports (``data/raw`` → ``data/processed``).
+
+In the spirit of the World Bank DIME tools (``iecodebook``, ``ieduplicates``) and IPA's
+high-frequency checks: the raw files are never edited, every correction is made in code from the
+codebook, every raw row is accounted for in a ledger, every failed check is a row of a report, and
+no personal data reaches the processed tables.
+
+Entry point
+-----------
+``clean_all(raw_dir, out_dir, *, codebook=None, key=None) -> CleanResult`` reads every raw file named
+by the codebook's ``source`` patterns (CSV in UTF-8, UTF-8 with BOM or cp874 — detected and reported —
+and XLSX, every sheet), applies the codebook (rename, convert, recode, range and code checks, Thai
+normalisation), builds and validates the six tables, and writes (all-or-nothing) into ``out_dir``:
+``<table>.parquet``, ``ledger.csv``, ``checks.csv`` and ``manifest.json`` (sha256 of inputs and outputs,
+encodings, codebook, pseudonym-key source and fingerprint; no timestamps, so reruns are identical).
+
+Processed tables (schemas in :mod:`welfare_eval.clean.schemas`)
+--------------------------------------------------------------
+``frame``       candidate village: village_id (8-digit string), village_name, region, province_code,
+                district_code, subdistrict_code, n_households, covariates, eligibility flags, pilot.
+``villages``    study village: village_id, village_name, region, province_code, arm (pilot/comparison),
+                treated (0/1), pair_id, n_households (N), n_sampled (n per wave), frame covariates.
+``households``  sampled household × wave (respondents and non-respondents): hh_id (HMAC pseudonym,
+                stable across waves), village_id, region, pair_id, arm, treated, wave (ordered
+                categorical), year (C.E.), status, interviewed, panel (also sampled in the previous
+                wave), n_population (N), n_sampled (n) — design weight N/n —, head_title, answers and
+                outcomes (any_welfare, n_welfare_types, welfare_amount, savings, debt, coped, qol and
+                self-reliance items and indexes, memberships, satisfaction). Answers refused by a
+                check are missing, never guessed.
+``benefits``    interviewed household × wave × welfare_type: received (0/1), amount (baht).
+``admin``       savings group × C.E. year: members, savings, loans, profit, alloc_<code>, welfare_payout,
+                closing_date, welfare_share (% of profit), welfare_payout_per_member, + region, pair_id,
+                arm, treated.
+``committee``   committee member × item: village_id, arm, treated, member_no, role, item, factor, score 1–5.
+
+Building blocks: :mod:`welfare_eval.clean.thai` (Thai digits, Buddhist-Era dates, baht amounts, text
+normalisation, title prefixes, village names), :func:`read_table` (encoding detection),
+:func:`read_codebook`, :func:`national_id_check_digit`, :func:`load_key` / :func:`pseudonymize`.
+"""
+
+from __future__ import annotations
+
+from welfare_eval.clean.codebook import Codebook, read_codebook
+from welfare_eval.clean.core import TABLES, CleanResult, clean_all, find_pii
+from welfare_eval.clean.ids import (
+    KEY_ENV,
+    PseudonymKey,
+    load_key,
+    national_id_check_digit,
+    national_id_problem,
+    pseudonymize,
+)
+from welfare_eval.clean.io import CleaningError, RawTable, detect_encoding, read_table
+from welfare_eval.clean.schemas import schemas, validate_table
+from welfare_eval.clean.thai import (
+    ThaiParseError,
+    match_village_names,
+    normalize_text,
+    parse_baht,
+    parse_be_date,
+    parse_be_year,
+    parse_be_year_month,
+    split_title,
+    thai_to_arabic_digits,
+)
+
+__all__ = [
+    "KEY_ENV",
+    "TABLES",
+    "CleanResult",
+    "CleaningError",
+    "Codebook",
+    "PseudonymKey",
+    "RawTable",
+    "ThaiParseError",
+    "clean_all",
+    "detect_encoding",
+    "find_pii",
+    "load_key",
+    "match_village_names",
+    "national_id_check_digit",
+    "national_id_problem",
+    "normalize_text",
+    "parse_baht",
+    "parse_be_date",
+    "parse_be_year",
+    "parse_be_year_month",
+    "pseudonymize",
+    "read_codebook",
+    "read_table",
+    "schemas",
+    "split_title",
+    "thai_to_arabic_digits",
+    "validate_table",
+]

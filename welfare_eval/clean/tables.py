@@ -1,0 +1,595 @@
+"""Builders of the processed tables from codebook-converted raw parts.
+
+Each builder takes the converted parts of its source files, makes the row-level decisions (reject,
+merge duplicates) in the ledger, runs the cross-field checks, and returns a tidy table without
+personal data. Column names follow docs/conventions.md.
+
+Row rules (rejected rows keep their reason in the ledger):
+
+- a row whose village code is missing/invalid, or not in the frame (villages) / the study
+  (households, admin, committee), is rejected;
+- a household row without household id or with an unknown interview status is rejected;
+- exact duplicates (all raw columns equal except the export row counter) are merged into the first
+  copy; rows with the same key but different content (e.g. a resubmitted interview) are resolved
+  by keeping the latest submission (``_submission_time``; the last row when there is no time) and
+  merging the others into it, the differing columns listed in the checks report
+  (DIME ``ieduplicates`` style).
+
+Cross-field checks (flagged; the row is kept): frame code parts and region against the village code
+and the region scheme, eligibility = all three CDD criteria, pilot ⇒ eligible; villages against the
+frame (region, N, name, arm ⇔ pilot flag), one pilot and ≥ 1 comparison of one region per pair;
+households: typed village name against the code list (near misses reported with their similarity),
+answers only for interviewed households, coping only after a health shock, satisfaction only after
+receiving welfare, amount > 0 only if received (and received ⇒ amount > 0, a warning), head's sex
+against the title of the name, one national ID per household, sample size per village and wave
+against the design list; admin: allocations sum to the profit, closing date in the accounting year,
+village in the region of its sheet. Outliers: money values whose robust z (|log1p(x) − median| /
+(1.4826 MAD), positive values of the file) exceeds 5 are flagged, never deleted.
+
+Cell-level failures of rows that end up merged are dropped from the checks report (the duplicate
+check stands for them), so every failure refers to a row that is kept or rejected.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import welfare_eval.reference as ref
+from welfare_eval.clean.apply import ROW
+from welfare_eval.clean.checks import CheckLog, Ledger
+from welfare_eval.clean.ids import PseudonymKey, pseudonymize
+from welfare_eval.clean.io import CleaningError
+from welfare_eval.clean.thai import village_name_key
+
+__all__ = [
+    "Context",
+    "Part",
+    "build_admin",
+    "build_committee",
+    "build_frame",
+    "build_households",
+    "build_villages",
+]
+
+#: Tidy names ignored when looking for exact duplicates (export bookkeeping).
+EXPORT_COUNTERS = frozenset({"row_index"})
+#: Tidy names of submission metadata (differ between resubmissions; not "content").
+SUBMISSION_META = frozenset(
+    {"row_index", "submission_id", "submission_uuid", "submitted_at", "interview_start", "interview_end", "interview_date"}
+)
+DUPLICATE_RULES = frozenset({"duplicate_exact", "duplicate_conflict"})
+#: Robust z (log scale, median/MAD) above which a money value is flagged as an outlier.
+OUTLIER_Z = 5.0
+
+
+@dataclass
+class Part:
+    """One raw file (or one sheet of a workbook) after the codebook was applied."""
+
+    file: str
+    sheet: str
+    wave: str | None
+    raw: pd.DataFrame
+    tidy: pd.DataFrame
+    entries: pd.DataFrame
+
+    def raw_of(self, name: str) -> str:
+        """Raw column name of a tidy name (the tidy name itself when it has no raw column)."""
+        if not hasattr(self, "_raw_names"):
+            self._raw_names = {str(n): str(r) for n, r in zip(self.entries["name"], self.entries["raw_name"], strict=True)}
+        return self._raw_names.get(name, name)
+
+    def pii_names(self) -> set[str]:
+        return set(self.entries.loc[self.entries["is_pii"].astype(bool), "name"])
+
+
+@dataclass
+class Context:
+    """Shared state of a cleaning run: checks log, ledger and pseudonymisation key."""
+
+    log: CheckLog
+    ledger: Ledger
+    key: PseudonymKey
+    notes: list[str] = field(default_factory=list)
+
+    def kept(self, part: Part) -> pd.DataFrame:
+        """The tidy rows of a part that are still kept."""
+        mask = [self.ledger.get(part.file, part.sheet, int(r)) == "kept" for r in part.tidy[ROW]]
+        return part.tidy[np.asarray(mask, dtype=bool)]
+
+    def reject(self, part: Part, rows: Any, reason: str, *, rule: str, column: str = "", values: Any = None) -> None:
+        """Reject rows (log one check per row with ``action='rejected'``)."""
+        rows = list(rows)
+        vals = list(values) if values is not None else [""] * len(rows)
+        for r, v in zip(rows, vals, strict=True):
+            if self.ledger.get(part.file, part.sheet, int(r)) != "kept":
+                continue
+            self.ledger.reject(part.file, part.sheet, int(r), reason)
+            self.log.add(part.file, part.sheet, int(r), column, v, rule, reason, action="rejected")
+
+    def flag(self, part: Part, rows: Any, column: str, values: Any, rule: str, message: Any, *, severity: str = "error") -> None:
+        """Flag cells (rows stay kept); ``message`` a string or one per row."""
+        rows = list(rows)
+        vals = list(values)
+        msgs = list(message) if not isinstance(message, str) else [message] * len(rows)
+        for r, v, m in zip(rows, vals, msgs, strict=True):
+            self.log.add(part.file, part.sheet, int(r), column, v, rule, m, severity=severity, action="flagged")
+
+
+# --------------------------------------------------------------------------------------------------
+# generic row rules
+# --------------------------------------------------------------------------------------------------
+def _require(parts: list[Part], table: str, names: tuple[str, ...]) -> None:
+    """Raise a one-line error when a source file lacks tidy columns its table builder needs."""
+    for p in parts:
+        miss = [n for n in names if n not in p.tidy.columns]
+        if miss:
+            raise CleaningError(
+                f"{p.file}: table {table!r} needs tidy column(s) {miss}; map them in the codebook ('name' column)"
+            )
+
+
+def _check_village(ctx: Context, part: Part, known: set[str] | None, what: str) -> None:
+    d = ctx.kept(part)
+    col = part.raw_of("village_id")
+    bad = d["village_id"].isna()
+    ctx.reject(part, d.loc[bad, ROW], "missing or invalid village code", rule="village_code", column=col)
+    if known is not None:
+        out = d["village_id"].notna() & ~d["village_id"].isin(known)
+        ctx.reject(part, d.loc[out, ROW], f"village code not in the {what}", rule="village_not_in_" + what,
+                   column=col, values=d.loc[out, "village_id"])
+
+
+def resolve_duplicates(ctx: Context, part: Part, key: list[str], *, order_by: str | None = None) -> None:
+    """Merge exact duplicates, then same-key rows with different content (latest submission kept)."""
+    d = ctx.kept(part)
+    if d.empty:
+        return
+    rows = d[ROW].to_numpy()
+    raw = part.raw.iloc[rows - 2]
+    counters = [part.raw_of(n) for n in EXPORT_COUNTERS if n in set(part.entries["name"])]
+    sig = ["\x1f".join(t) for t in raw.drop(columns=[c for c in counters if c in raw.columns]).astype(str).itertuples(index=False)]
+    first: dict[str, int] = {}
+    for r, s in zip(rows, sig, strict=True):
+        if s in first:
+            ctx.ledger.merge(part.file, part.sheet, int(r), first[s], f"exact duplicate of row {first[s]}")
+            ctx.log.add(part.file, part.sheet, int(r), "", "", "duplicate_exact",
+                        f"exact duplicate of row {first[s]}; merged", severity="warning", action="merged")
+        else:
+            first[s] = int(r)
+    d = ctx.kept(part)
+    if any(k not in d.columns for k in key):
+        return
+    d = d[d[key].notna().all(axis=1)]
+    dup = d[d.duplicated(key, keep=False)]
+    if dup.empty:
+        return
+    meta = {part.raw_of(n) for n in SUBMISSION_META}
+    content = [c for c in part.raw.columns if c not in meta]
+    for _, g in dup.groupby(key, sort=False):
+        order = g.sort_values([order_by, ROW] if order_by else [ROW], kind="mergesort", na_position="first")
+        winner = int(order[ROW].iloc[-1])
+        wraw = part.raw.iloc[winner - 2]
+        for r in order[ROW].iloc[:-1]:
+            lraw = part.raw.iloc[int(r) - 2]
+            diff = [c for c in content if lraw[c] != wraw[c]]
+            why = "kept the later submission" if order_by else "kept the last row"
+            ctx.ledger.merge(part.file, part.sheet, int(r), winner, f"same {'+'.join(key)} as row {winner}; {why}")
+            ctx.log.add(part.file, part.sheet, int(r), ",".join(diff), "", "duplicate_conflict",
+                        f"same {'+'.join(key)} as row {winner} with different {', '.join(diff) or 'metadata'}; {why}",
+                        action="merged")
+
+
+def _robust_outliers(x: pd.Series) -> pd.Series:
+    """Boolean mask of values whose robust z on the log1p scale exceeds :data:`OUTLIER_Z`."""
+    v = pd.Series(np.log1p(x.astype("float64").clip(lower=0).to_numpy()), index=x.index)
+    med = v.median()
+    mad = (v - med).abs().median() * 1.4826
+    if not np.isfinite(mad) or mad == 0:
+        return pd.Series(False, index=x.index)
+    return ((v - med).abs() / mad > OUTLIER_Z).fillna(False)
+
+
+def _finish(ctx: Context, parts: list[Part], *, keep_pii: bool = False) -> pd.DataFrame:
+    """Kept rows of all parts, with personal-data columns dropped (unless ``keep_pii``)."""
+    out = pd.concat([ctx.kept(p).assign(_file=p.file, _sheet=p.sheet) for p in parts], ignore_index=True)
+    if not keep_pii:
+        pii = set().union(*(p.pii_names() for p in parts))
+        out = out.drop(columns=[c for c in out.columns if c in pii])
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# frame
+# --------------------------------------------------------------------------------------------------
+FRAME_DROP = ("province_name",)
+
+
+def build_frame(ctx: Context, parts: list[Part]) -> pd.DataFrame:
+    """Candidate frame: one row per village, code parts and region consistent with the reference."""
+    prov = ref.provinces().set_index("province_code")["region"]
+    _require(parts, "frame", ("village_id",))
+    for p in parts:
+        _check_village(ctx, p, None, "frame")
+        resolve_duplicates(ctx, p, ["village_id"])
+        d = ctx.kept(p)
+        vid = d["village_id"].astype("string")
+        for name, sl in (("province_code", slice(0, 2)), ("district_code", slice(2, 4)), ("subdistrict_code", slice(4, 6))):
+            if name in d.columns:
+                bad = d[name].notna() & (d[name] != vid.str[sl])
+                ctx.flag(p, d.loc[bad, ROW], p.raw_of(name), d.loc[bad, name], "id_consistency",
+                         f"{name} differs from the village code's digits")
+        if "region" in d.columns:
+            exp = vid.str[:2].map(prov)
+            bad = d["region"].notna() & exp.notna() & (d["region"].astype("Float64") != exp.astype("Float64"))
+            ctx.flag(p, d.loc[bad, ROW], p.raw_of("region"), d.loc[bad, "region"], "region",
+                     f"region differs from the province's region in scheme {ref.region_scheme().scheme}")
+        crit = ["has_savings_group", "has_fund_institution", "has_sufficiency"]
+        if "eligible" in d.columns and all(c in d.columns for c in crit):
+            allc = (d[crit] == 1).all(axis=1).astype("Int64")
+            bad = d["eligible"].notna() & d[crit].notna().all(axis=1) & (d["eligible"] != allc)
+            ctx.flag(p, d.loc[bad, ROW], p.raw_of("eligible"), d.loc[bad, "eligible"], "consistency",
+                     "eligible is not 'meets all three criteria'")
+        if "pilot" in d.columns and "eligible" in d.columns:
+            bad = (d["pilot"] == 1) & (d["eligible"] == 0)
+            ctx.flag(p, d.loc[bad, ROW], p.raw_of("pilot"), d.loc[bad, "pilot"], "consistency",
+                     "pilot village that is not eligible")
+        if "sg_members" in d.columns and "n_households" in d.columns:
+            bad = d["sg_members"] > d["n_households"] * 10
+            ctx.flag(p, d.loc[bad, ROW], p.raw_of("sg_members"), d.loc[bad, "sg_members"], "outlier",
+                     "savings-group members exceed 10 per household", severity="warning")
+    out = _finish(ctx, parts)
+    # code parts and region follow from the village code when the frame does not carry them
+    if "province_code" not in out.columns:
+        out["province_code"] = out["village_id"].str[:2].astype("string")
+    if "region" not in out.columns:
+        out["region"] = out["province_code"].map(prov).astype("Int64")
+    out = out.drop(columns=[c for c in (*FRAME_DROP, ROW, "_file", "_sheet") if c in out.columns])
+    lead = [c for c in ("village_id", "village_name", "region", "province_code", "district_code", "subdistrict_code")
+            if c in out.columns]
+    out = out[lead + [c for c in out.columns if c not in lead]]
+    return out.sort_values("village_id", kind="mergesort").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# villages
+# --------------------------------------------------------------------------------------------------
+FRAME_COVARIATES = (
+    "mean_income",
+    "share_elderly",
+    "share_farm",
+    "has_savings_group",
+    "sg_age",
+    "sg_members",
+    "sg_savings",
+    "has_fund_institution",
+    "has_sufficiency",
+    "eligible",
+)
+
+
+def build_villages(ctx: Context, parts: list[Part], frame: pd.DataFrame) -> pd.DataFrame:
+    """Study villages with arm, treated, pair, N and n, and the frame's covariates."""
+    fr = frame.set_index("village_id")
+    _require(parts, "villages", ("village_id", "arm", "pair_id", "n_sampled"))
+    for p in parts:
+        _check_village(ctx, p, set(frame["village_id"]), "frame")
+        resolve_duplicates(ctx, p, ["village_id"])
+        d = ctx.kept(p)
+        miss = d["arm"].isna()
+        ctx.reject(p, d.loc[miss, ROW], "missing or unknown arm", rule="allowed_codes", column=p.raw_of("arm"))
+        d = ctx.kept(p)
+        f = fr.reindex(d["village_id"])
+        for col in ("region", "n_households", "village_name", "province_code"):
+            if col in d.columns and col in fr.columns:
+                a = d[col].astype("string").to_numpy()
+                b = f[col].astype("string").to_numpy()
+                bad = pd.notna(a) & pd.notna(b) & (a != b)
+                ctx.flag(p, d.loc[bad, ROW], p.raw_of(col), d.loc[bad, col], "frame_consistency",
+                         f"{col} differs from the candidate frame")
+        if "pilot" in fr.columns:
+            want = np.where(f["pilot"].to_numpy() == 1, "pilot", "comparison")
+            bad = d["arm"].to_numpy() != want
+            ctx.flag(p, d.loc[bad, ROW], p.raw_of("arm"), d.loc[bad, "arm"], "frame_consistency",
+                     "arm differs from the frame's pilot flag")
+        if "n_sampled" in d.columns and "n_households" in d.columns:
+            bad = d["n_sampled"] > d["n_households"]
+            ctx.flag(p, d.loc[bad, ROW], p.raw_of("n_sampled"), d.loc[bad, "n_sampled"], "range",
+                     "more households sampled than live in the village")
+        # matched sets: one pilot and at least one comparison village, all in one region
+        for pid, g in d.groupby("pair_id", sort=True):
+            n_p = int((g["arm"] == "pilot").sum())
+            if n_p != 1 or len(g) < 2 or g["region"].nunique() > 1:
+                ctx.flag(p, g[ROW], p.raw_of("pair_id"), g["pair_id"], "pair_structure",
+                         f"pair {pid} needs one pilot and at least one comparison village of one region "
+                         f"(has {n_p} pilot(s), {len(g) - n_p} comparison(s))")
+    out = _finish(ctx, parts)
+    for c in ("region", "province_code", "village_name", "n_households"):
+        if c not in out.columns and c in fr.columns:
+            out[c] = out["village_id"].map(fr[c])
+    out["treated"] = (out["arm"] == "pilot").astype("int64")
+    cov = [c for c in FRAME_COVARIATES if c in fr.columns]
+    out = out.merge(frame[["village_id", *cov]], on="village_id", how="left", validate="1:1")
+    lead = ["village_id", "village_name", "region", "province_code", "arm", "treated", "pair_id", "n_households", "n_sampled"]
+    lead = [c for c in lead if c in out.columns]
+    out = out[lead + cov]
+    for c in ("region", "pair_id", "n_households", "n_sampled"):
+        if c in out.columns:
+            out[c] = out[c].astype("int64")
+    return out.sort_values(["pair_id", "treated", "village_id"], ascending=[True, False, True], kind="mergesort").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# households and benefits
+# --------------------------------------------------------------------------------------------------
+HOUSEHOLD_DROP = frozenset({"village_name", "submission_id", "submission_uuid", "row_index", "interview_end"})
+
+
+def _welfare_columns(columns: list[str]) -> list[str]:
+    codes = list(ref.welfare_types()["code"])
+    return [c for c in codes if f"received_{c}" in columns and f"amount_{c}" in columns]
+
+
+def _household_checks(ctx: Context, p: Part, vill: pd.DataFrame) -> None:
+    d = ctx.kept(p)
+    # typed village name against the code list name of its (authoritative) village code
+    if "village_name" in d.columns:
+        listed = d["village_id"].map(vill.set_index("village_id")["village_name"])
+        typed_k = d["village_name"].fillna("").astype(str).map(village_name_key)
+        listed_k = listed.fillna("").astype(str).map(village_name_key)
+        diff = d["village_name"].notna() & listed.notna() & (typed_k != listed_k)
+        msgs = [
+            f"typed name differs from the code list name {b} (similarity "
+            f"{difflib.SequenceMatcher(None, a, village_name_key(b)).ratio():.2f}); code kept"
+            for a, b in zip(typed_k[diff], listed[diff], strict=True)
+        ]
+        ctx.flag(p, d.loc[diff, ROW], p.raw_of("village_name"), d.loc[diff, "village_name"], "village_name", msgs,
+                 severity="warning")
+    inter = d["status"] == "interviewed"
+    answers = [c for c in d.columns if c not in {ROW, "status", "village_id", "village_name", "hh_id", *SUBMISSION_META}]
+    # skip pattern: no answers unless interviewed
+    has_ans = d[answers].notna().any(axis=1) & ~inter
+    ctx.flag(p, d.loc[has_ans, ROW], p.raw_of("status"), d.loc[has_ans, "status"], "skip_pattern",
+             "answers recorded for a household that was not interviewed")
+    if "coped" in d.columns and "had_health_shock" in d.columns:
+        bad = d["coped"].notna() & (d["had_health_shock"] == 0)
+        ctx.flag(p, d.loc[bad, ROW], p.raw_of("coped"), d.loc[bad, "coped"], "skip_pattern",
+                 "coping answered although no health shock")
+        bad = inter & d["coped"].isna() & (d["had_health_shock"] == 1)
+        ctx.flag(p, d.loc[bad, ROW], p.raw_of("coped"), [""] * int(bad.sum()), "skip_pattern",
+                 "coping not answered after a health shock", severity="warning")
+    if "head_title" in d.columns and "head_sex" in d.columns:
+        want = d["head_title"].map({"mr": "male", "boy": "male", "mrs": "female", "miss": "female", "girl": "female"})
+        bad = want.notna() & d["head_sex"].notna() & (want != d["head_sex"])
+        ctx.flag(p, d.loc[bad, ROW], p.raw_of("head_sex"), d.loc[bad, "head_sex"], "consistency",
+                 "head's sex does not agree with the title of the head's name")
+    wt = _welfare_columns(list(d.columns))
+    for c in wt:
+        rec, amt = d[f"received_{c}"], d[f"amount_{c}"]
+        bad = (rec == 0) & (amt > 0)
+        ctx.flag(p, d.loc[bad, ROW], p.raw_of(f"amount_{c}"), d.loc[bad, f"amount_{c}"], "consistency",
+                 f"amount > 0 but {c} welfare not received")
+        bad = (rec == 1) & (amt == 0)
+        ctx.flag(p, d.loc[bad, ROW], p.raw_of(f"amount_{c}"), d.loc[bad, f"amount_{c}"], "consistency",
+                 f"{c} welfare received but amount 0", severity="warning")
+    if "welfare_satisfaction" in d.columns and wt:
+        anyw = (d[[f"received_{c}" for c in wt]] == 1).any(axis=1)
+        bad = d["welfare_satisfaction"].notna() & ~anyw
+        ctx.flag(p, d.loc[bad, ROW], p.raw_of("welfare_satisfaction"), d.loc[bad, "welfare_satisfaction"],
+                 "skip_pattern", "satisfaction answered although no welfare received")
+    for c in ["savings", "debt"] + [f"amount_{w}" for w in wt]:
+        if c in d.columns:
+            pos = d[c] > 0
+            o = pd.Series(False, index=d.index)
+            o[pos] = _robust_outliers(d.loc[pos, c])
+            ctx.flag(p, d.loc[o, ROW], p.raw_of(c), d.loc[o, c], "outlier",
+                     f"robust z > {OUTLIER_Z:g} on the log scale; kept, please verify", severity="warning")
+    # same national ID on two households of a wave
+    if "national_id" in d.columns:
+        nid = d["national_id"]
+        dup = nid.notna() & nid.duplicated(keep=False) & d["hh_id"].notna()
+        g = d[dup].groupby("national_id")["hh_id"].nunique()
+        clash = d["national_id"].isin(g[g > 1].index)
+        for r in d.loc[clash, ROW]:
+            ctx.log.add(p.file, p.sheet, int(r), p.raw_of("national_id"), "", "national_id_conflict",
+                        "the same national ID appears on two households", pii=True)
+
+
+def build_households(
+    ctx: Context, parts: list[Part], villages: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Households (household × wave, all sampled households) and benefits (long)."""
+    study = set(villages["village_id"])
+    _require(parts, "households", ("village_id", "hh_id", "status"))
+    for p in parts:
+        if p.wave is None:
+            ctx.notes.append(f"{p.file}: no wave in the file name; rows rejected")
+            ctx.reject(p, p.tidy[ROW], "no survey wave in the file name", rule="wave")
+            continue
+        _check_village(ctx, p, study, "study")
+        d = ctx.kept(p)
+        ctx.reject(p, d.loc[d["hh_id"].isna(), ROW], "missing household id", rule="missing_id", column=p.raw_of("hh_id"))
+        d = ctx.kept(p)
+        ctx.reject(p, d.loc[d["status"].isna(), ROW], "missing or unknown interview status", rule="allowed_codes",
+                   column=p.raw_of("status"))
+        order = "submitted_at" if "submitted_at" in p.tidy.columns else None
+        resolve_duplicates(ctx, p, ["hh_id"], order_by=order)
+        _household_checks(ctx, p, villages)
+    hh = pd.concat([ctx.kept(p).assign(wave=p.wave) for p in parts if p.wave is not None], ignore_index=True)
+    # pseudonymous ids from the raw household id
+    raw_ids = hh["hh_id"].astype(str).tolist()
+    uniq = sorted(set(raw_ids))
+    pmap = dict(zip(uniq, pseudonymize(uniq, ctx.key), strict=True))
+    if len(set(pmap.values())) != len(pmap):  # pragma: no cover - 64-bit collision
+        raise RuntimeError("pseudonym collision; use a longer pseudonym")
+    hh["hh_raw"] = hh["hh_id"]
+    hh["hh_id"] = pd.array([pmap[x] for x in raw_ids], dtype="string")
+    hh["wave"] = pd.Categorical(hh["wave"], categories=list(ref.WAVES), ordered=True)
+    # panel: sampled in the previous wave present in the data too
+    present = [w for w in ref.WAVES if (hh["wave"] == w).any()]
+    seen = {w: set(hh.loc[hh["wave"] == w, "hh_id"]) for w in present}
+    prev = {w: seen[present[i - 1]] if i else set() for i, w in enumerate(present)}
+    hh["panel"] = np.array([int(h in prev[str(w)]) for h, w in zip(hh["hh_id"], hh["wave"], strict=True)], dtype="int64")
+    hh["interviewed"] = (hh["status"] == "interviewed").astype("int64")
+    # year of the wave: the most common interview year of the wave's file
+    when = next((c for c in ("interview_start", "interview_date", "submitted_at") if c in hh.columns), None)
+    if when is not None and "year" not in hh.columns:
+        yr = hh.groupby("wave", observed=True)[when].agg(lambda s: s.dt.year.mode().min())
+        hh["year"] = hh["wave"].map(yr).astype("Int64")
+    # benefits (long) and household welfare totals
+    wt = _welfare_columns(list(hh.columns))
+    keyc = ["hh_id", "village_id", "wave"]
+    ben = pd.concat(
+        [
+            hh.loc[hh["interviewed"] == 1, keyc]
+            .assign(welfare_type=c, received=hh[f"received_{c}"], amount=hh[f"amount_{c}"])
+            for c in wt
+        ],
+        ignore_index=True,
+    )
+    wt_order = {c: i for i, c in enumerate(ref.welfare_types()["code"])}
+    ben["_o"] = ben["welfare_type"].map(wt_order)
+    ben = ben.sort_values(["wave", "village_id", "hh_id", "_o"], kind="mergesort").drop(columns="_o").reset_index(drop=True)
+    ben["welfare_type"] = ben["welfare_type"].astype("string")
+    ben["received"] = ben["received"].astype("Int64")
+    ben["amount"] = ben["amount"].astype("float64")
+    if wt:
+        rec = hh[[f"received_{c}" for c in wt]].astype("Float64")
+        amt = hh[[f"amount_{c}" for c in wt]].astype("Float64")
+        complete = rec.notna().all(axis=1)
+        hh["any_welfare"] = rec.max(axis=1).where(complete).astype("Int64")
+        hh["n_welfare_types"] = rec.sum(axis=1).where(complete).astype("Int64")
+        hh["welfare_amount"] = amt.sum(axis=1).where(amt.notna().all(axis=1)).astype("float64")
+    for stem, k in (("qol", "qol_index"), ("self_reliance", "self_reliance_index")):
+        items = sorted(c for c in hh.columns if c.startswith(stem + "_") and c[len(stem) + 1 :].isdigit())
+        if items:
+            hh[k] = hh[items].astype("Float64").mean(axis=1, skipna=False).astype("float64")
+    # design information from the villages table
+    v = villages.set_index("village_id")
+    hh["region"] = hh["village_id"].map(v["region"]).astype("int64")
+    hh["pair_id"] = hh["village_id"].map(v["pair_id"]).astype("int64")
+    hh["arm"] = hh["village_id"].map(v["arm"]).astype("string")
+    hh["treated"] = hh["village_id"].map(v["treated"]).astype("int64")
+    hh["n_population"] = hh["village_id"].map(v["n_households"]).astype("int64")
+    hh["n_sampled"] = hh["village_id"].map(v["n_sampled"]).astype("int64")
+    # sample size per village and wave against the design list
+    got = hh.groupby(["village_id", "wave"], observed=True).size()
+    for w in [w for w in ref.WAVES if (hh["wave"] == w).any()]:
+        p = next(q for q in parts if q.wave == w)
+        for vid in sorted(v.index):
+            n = int(got.get((vid, w), 0))
+            want = int(v.loc[vid, "n_sampled"])
+            if n != want:
+                ctx.log.add(p.file, p.sheet, 0, p.raw_of("village_id"), vid, "sample_size",
+                            f"{n} sampled households in the {w} file, design list says n = {want}", severity="warning")
+    # drop personal data and bookkeeping; title of the head kept (not personal data)
+    pii = set().union(*(p.pii_names() for p in parts))
+    drop = [c for c in hh.columns if c in pii or c in HOUSEHOLD_DROP or c.startswith(("received_", "amount_"))]
+    drop += [ROW, "hh_raw"]
+    hh = hh.drop(columns=[c for c in drop if c in hh.columns])
+    if "interview_start" in hh.columns:
+        hh = hh.rename(columns={"interview_start": "interview_time"})
+    lead = ["hh_id", "village_id", "region", "pair_id", "arm", "treated", "wave", "year", "status", "interviewed",
+            "panel", "n_population", "n_sampled"]
+    lead = [c for c in lead if c in hh.columns]
+    rest = [c for c in hh.columns if c not in lead]
+    hh = hh[lead + rest]
+    hh = hh.sort_values(["wave", "village_id", "hh_id"], kind="mergesort").reset_index(drop=True)
+    return hh, ben
+
+
+# --------------------------------------------------------------------------------------------------
+# admin (savings-group records) and committee ratings
+# --------------------------------------------------------------------------------------------------
+ADMIN_DROP = ("village_name",)
+
+
+def build_admin(ctx: Context, parts: list[Part], villages: pd.DataFrame) -> pd.DataFrame:
+    """Savings group × CE year: members, money, allocation (``alloc_<code>``), payouts, derived shares."""
+    v = villages.set_index("village_id")
+    alloc_codes = list(ref.profit_allocation()["code"])
+    _require(parts, "admin", ("village_id", "year"))
+    for p in parts:
+        _check_village(ctx, p, set(villages["village_id"]), "study")
+        d = ctx.kept(p)
+        ctx.reject(p, d.loc[d["year"].isna(), ROW], "missing or invalid accounting year", rule="year",
+                   column=p.raw_of("year"))
+        resolve_duplicates(ctx, p, ["village_id", "year"])
+        d = ctx.kept(p)
+        # sheet named after the region: the village must belong to it
+        digits = "".join(ch for ch in p.sheet if ch.isdigit())
+        if digits:
+            bad = d["village_id"].map(v["region"]) != int(digits)
+            ctx.flag(p, d.loc[bad, ROW], p.raw_of("village_id"), d.loc[bad, "village_id"], "region",
+                     f"village is not in region {digits} of sheet {p.sheet}")
+        cols = [f"alloc_{c}" for c in alloc_codes if f"alloc_{c}" in d.columns]
+        if cols and "profit" in d.columns:
+            s = d[cols].sum(axis=1, min_count=len(cols))
+            bad = s.notna() & d["profit"].notna() & ((s - d["profit"]).abs() > 1.0)
+            ctx.flag(p, d.loc[bad, ROW], p.raw_of("profit"), d.loc[bad, "profit"], "consistency",
+                     [f"allocations sum to {a:,.0f}, profit is {b:,.0f}" for a, b in zip(s[bad], d.loc[bad, "profit"], strict=True)])
+        if "closing_date" in d.columns:
+            bad = d["closing_date"].notna() & (d["closing_date"].dt.year != d["year"])
+            ctx.flag(p, d.loc[bad, ROW], p.raw_of("closing_date"), d.loc[bad, "closing_date"].astype(str),
+                     "consistency", "closing date is not in the accounting year")
+        if "members" in d.columns:
+            bad = d["members"] > d["village_id"].map(v["n_households"]) * 10
+            ctx.flag(p, d.loc[bad, ROW], p.raw_of("members"), d.loc[bad, "members"], "outlier",
+                     "more than 10 members per household", severity="warning")
+    out = _finish(ctx, parts)
+    dup = out.duplicated(["village_id", "year"], keep=False)
+    for r in out[dup].itertuples():
+        ctx.log.add(str(r._file), str(r._sheet), int(getattr(r, ROW)), "", r.village_id, "duplicate_across_sheets",
+                    "the same village and year on two sheets")
+    out["region"] = out["village_id"].map(v["region"]).astype("int64")
+    out["pair_id"] = out["village_id"].map(v["pair_id"]).astype("int64")
+    out["arm"] = out["village_id"].map(v["arm"]).astype("string")
+    out["treated"] = out["village_id"].map(v["treated"]).astype("int64")
+    out["year"] = out["year"].astype("int64")
+    if "profit" in out.columns and "alloc_welfare" in out.columns:
+        out["welfare_share"] = (100.0 * out["alloc_welfare"] / out["profit"]).where(out["profit"] > 0).astype("float64")
+    if "welfare_payout" in out.columns and "members" in out.columns:
+        out["welfare_payout_per_member"] = (out["welfare_payout"] / out["members"]).where(out["members"] > 0).astype("float64")
+    out = out.drop(columns=[c for c in (*ADMIN_DROP, ROW, "_file", "_sheet") if c in out.columns])
+    lead = ["village_id", "region", "pair_id", "arm", "treated", "year"]
+    out = out[lead + [c for c in out.columns if c not in lead]]
+    return out.sort_values(["village_id", "year"], kind="mergesort").reset_index(drop=True)
+
+
+def build_committee(ctx: Context, parts: list[Part], villages: pd.DataFrame) -> pd.DataFrame:
+    """Committee member × item (long): ``village_id``, ``member_no``, ``role``, ``item``, ``factor``, ``score``."""
+    items = ref.success_factor_items()
+    item_codes = list(items["item"])
+    _require(parts, "committee", ("village_id", "member_no"))
+    for p in parts:
+        _check_village(ctx, p, set(villages["village_id"]), "study")
+        d = ctx.kept(p)
+        ctx.reject(p, d.loc[d["member_no"].isna(), ROW], "missing member number", rule="missing_id",
+                   column=p.raw_of("member_no"))
+        resolve_duplicates(ctx, p, ["village_id", "member_no"])
+    wide = _finish(ctx, parts)
+    if "role" not in wide.columns:
+        wide["role"] = pd.array([pd.NA] * len(wide), dtype="string")
+    have = [c for c in item_codes if c in wide.columns]
+    if not have:
+        raise CleaningError(
+            f"{parts[0].file}: no committee item column is named after a success-factor item "
+            "(e.g. committee_1); fix the codebook's 'name' column"
+        )
+    long = wide.melt(id_vars=["village_id", "member_no", "role"], value_vars=have, var_name="item", value_name="score")
+    long["factor"] = long["item"].map(items.set_index("item")["factor"]).astype("string")
+    long["item"] = long["item"].astype("string")
+    order = {c: i for i, c in enumerate(item_codes)}
+    long["_o"] = long["item"].map(order)
+    long = long.sort_values(["village_id", "member_no", "_o"], kind="mergesort").drop(columns="_o")
+    long["member_no"] = long["member_no"].astype("int64")
+    long["score"] = long["score"].astype("Int64")
+    v = villages.set_index("village_id")
+    long["arm"] = long["village_id"].map(v["arm"]).astype("string")
+    long["treated"] = long["village_id"].map(v["treated"]).astype("int64")
+    return long[["village_id", "arm", "treated", "member_no", "role", "item", "factor", "score"]].reset_index(drop=True)

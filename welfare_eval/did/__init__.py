@@ -1,0 +1,39 @@
+"""Difference-in-differences estimators and few-cluster inference.
+
+Public API
+----------
+:func:`estimate`
+    Matched-pair DiD (``y ~ D | unit + pair×period``, effects pooled or by period) or the classic 2×2,
+    with iid/HC1, CR1, CR2 (+ Satterthwaite df), CR3, restricted wild cluster bootstrap and exact
+    randomization inference side by side; results in :class:`DiDResult`.
+:func:`many_outcomes`
+    :func:`estimate` for several outcomes with Holm, Benjamini–Hochberg and Romano–Wolf p-values.
+:func:`adjust_pvalues`, :func:`romano_wolf`
+    The adjustments on their own.
+:func:`event_study`
+    Leads and lags on a yearly panel (unit + time or pair × time fixed effects), CR1/CR2/wild per
+    coefficient, HTZ pre-trend test, sup-t bands, pre-test power (Roth 2022), relative-magnitudes
+    sensitivity; results in :class:`EventStudyResult`.
+:func:`dr_did`
+    Doubly robust DiD for two-period panels (Sant'Anna & Zhao 2020) with influence-function and
+    cluster-robust standard errors; results in :class:`DRDiDResult`.
+"""
+
+from .doubly_robust import DRDiDResult, dr_did
+from .estimate import DEFAULT_INFERENCE, DiDResult, estimate
+from .event_study import EventStudyResult, event_study
+from .multiple import ManyOutcomes, adjust_pvalues, many_outcomes, romano_wolf
+
+__all__ = [
+    "DEFAULT_INFERENCE",
+    "DRDiDResult",
+    "DiDResult",
+    "EventStudyResult",
+    "ManyOutcomes",
+    "adjust_pvalues",
+    "dr_did",
+    "estimate",
+    "event_study",
+    "many_outcomes",
+    "romano_wolf",
+]

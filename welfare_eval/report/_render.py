@@ -1,0 +1,831 @@
+"""Render a Quarto report to one self-contained HTML file, with or without Quarto.
+
+Two engines:
+
+``quarto``
+    ``quarto render <file> --to html`` (used by ``engine="auto"`` when ``quarto`` is on ``PATH``).
+``builtin``
+    The same document run without Quarto: the ``.qmd`` is parsed (front matter merged over the
+    project's ``_quarto.yml``), its ``{python}`` cells are executed in order in a Jupyter kernel
+    (``nbclient``; the kernel runs the *current* interpreter, ``sys.executable``), the outputs are
+    turned into pandoc markdown following the Quarto cell options, and pandoc (from
+    ``pypandoc-binary``) writes a standalone HTML with every resource embedded and math as MathML.
+
+Cell options honoured by the built-in engine (document defaults from ``execute:``):
+``eval``, ``echo`` (``true``/``false``/``fenced``), ``include``, ``output`` (``true``/``false``/``asis``),
+``warning``, ``error``, ``label``, ``fig-cap``, ``fig-alt``, ``tbl-cap``, ``tags: [parameters]``.
+Labels starting ``fig-``/``tbl-`` (on cells or as ``{#fig-x}``/``{#tbl-x}`` in markdown) are numbered
+in document order, captions get the prefix "รูปที่ N: "/"ตารางที่ N: " (Thai documents) or
+"Figure N: "/"Table N: ", and ``@fig-x``/``@tbl-x`` in the text become links with that text. The
+prefixes can be overridden with Quarto's ``language: crossref-fig-title`` / ``crossref-tbl-title``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from welfare_eval._progress import progress
+from welfare_eval.report._qmd import (
+    Chunk,
+    deep_merge,
+    find_project,
+    inline_expressions,
+    parse_qmd,
+    replace_inline,
+)
+from welfare_eval.report._selfcontained import check_self_contained
+
+__all__ = ["RenderError", "default_output", "render"]
+
+Engine = Literal["auto", "quarto", "builtin"]
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_XREF = re.compile(
+    r"(?P<open>\[)?(?P<minus>-)?(?<![\w@#])@(?P<id>(?:fig|tbl|sec)-[A-Za-z0-9_]+(?:[-_][A-Za-z0-9_]+)*)"
+    r"(?(open)\])"
+)
+_MD_FIG = re.compile(
+    r"!\[(?P<cap>[^\]]*)\]\((?P<src>[^)]*)\)\{(?P<attr>[^}]*?#(?P<id>fig-[A-Za-z0-9_-]+)[^}]*)\}"
+)
+_MD_TBL = re.compile(
+    r"^(?P<lead>(?:Table)?:[ \t]+)(?P<cap>.*?)[ \t]*\{#(?P<id>tbl-[A-Za-z0-9_-]+)\}[ \t]*$", re.M
+)
+_MD_SEC = re.compile(
+    r"^#{1,6}[ \t]+(?P<text>.+?)[ \t]*\{[^}]*?#(?P<id>sec-[A-Za-z0-9_-]+)[^}]*\}[ \t]*$", re.M
+)
+_CODE_SPANS = re.compile(r"(^(?P<f>`{3,}|~{3,})[^\n]*\n.*?^(?P=f)[`~]*[ \t]*$|`[^`\n]+`)", re.M | re.S)
+_INLINE_MARK = "\x1eWELFARE_EVAL_INLINE:"
+_KERNEL_NAME = "welfare-eval-python"
+_ASSETS_CSS = Path("assets") / "report.css"
+
+
+class RenderError(ValueError):
+    """A report could not be rendered; the first line names the file, line and cell."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Public entry point
+# --------------------------------------------------------------------------------------------------
+def render(
+    qmd: str | Path,
+    *,
+    output: str | Path | None = None,
+    engine: Engine = "auto",
+    execute_dir: str | Path | None = None,
+    cwd: str | Path | None = None,
+    params: dict[str, Any] | None = None,
+    timeout: int = 600,
+    check: bool = True,
+) -> Path:
+    """Render ``qmd`` to one self-contained HTML file and return its path.
+
+    Parameters
+    ----------
+    qmd : path
+        The Quarto document.
+    output : path, optional
+        Where to write the HTML. Default: the project's ``output-dir`` (from ``_quarto.yml``) mirrored
+        for the document, else the document's own folder, with suffix ``.html``.
+    engine : {"auto", "quarto", "builtin"}
+        ``auto`` uses Quarto when ``quarto`` is on ``PATH``, else the built-in engine.
+    execute_dir, cwd : path, optional
+        Working directory of the code (aliases). Default as Quarto: the project directory when
+        ``_quarto.yml`` says ``execute-dir: project``, else the document's folder.
+    params : dict, optional
+        Values assigned as Python variables after the cell tagged ``parameters`` (or first, when no
+        cell has that tag), overriding the front matter's ``params:`` defaults (Quarto: ``-P``).
+    timeout : int, default 600
+        Seconds: per cell for the built-in engine, for the whole run with Quarto.
+    check : bool, default True
+        Run :func:`check_self_contained` on the result and raise if it needs the network.
+
+    Returns
+    -------
+    Path
+        The written HTML file (written atomically: temporary file, then rename).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``qmd`` does not exist.
+    RenderError
+        If a cell fails (the message names the cell's label or line), pandoc or Quarto fails, or the
+        HTML is not self-contained.
+    """
+    qmd = Path(qmd).resolve()
+    if not qmd.is_file():
+        raise FileNotFoundError(f"{qmd}: report source not found")
+    if execute_dir is not None and cwd is not None and Path(execute_dir).resolve() != Path(cwd).resolve():
+        raise ValueError(
+            "render(): give either execute_dir or cwd (they are aliases), not two different ones"
+        )
+    chosen = execute_dir if execute_dir is not None else cwd
+    exec_dir = Path(chosen).resolve() if chosen is not None else None
+    if engine not in ("auto", "quarto", "builtin"):
+        raise ValueError(f"render(): engine must be 'auto', 'quarto' or 'builtin', not {engine!r}")
+    if engine == "auto":
+        engine = "quarto" if shutil.which("quarto") else "builtin"
+    out = Path(output).resolve() if output is not None else default_output(qmd)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if engine == "quarto":
+        _render_quarto(qmd, out, exec_dir, params, timeout)
+    else:
+        _Builtin(qmd, out, exec_dir, params or {}, timeout).run()
+    if check:
+        bad = check_self_contained(out)
+        if bad:
+            raise RenderError(
+                f"{out}: the report is not self-contained, it loads {len(bad)} remote resource(s), "
+                f"first {bad[0]!r}; embed it or remove it"
+            )
+    return out
+
+
+def default_output(qmd: str | Path) -> Path:
+    """Where Quarto would write the HTML of ``qmd`` (project ``output-dir`` respected)."""
+    qmd = Path(qmd).resolve()
+    project_dir, cfg = find_project(qmd.parent)
+    out_dir = (cfg.get("project") or {}).get("output-dir") if project_dir else None
+    if project_dir is not None and out_dir:
+        return (project_dir / str(out_dir) / qmd.relative_to(project_dir)).with_suffix(".html")
+    return qmd.with_suffix(".html")
+
+
+def _atomic_target(out: Path) -> Path:
+    """A temporary file beside ``out`` (same file system, so ``os.replace`` is atomic)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".html.tmp", dir=out.parent)
+    os.close(fd)
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)  # mkstemp creates 0600; give the report normal permissions
+    return Path(tmp)
+
+
+# --------------------------------------------------------------------------------------------------
+# Quarto engine
+# --------------------------------------------------------------------------------------------------
+def _render_quarto(
+    qmd: Path, out: Path, exec_dir: Path | None, params: dict[str, Any] | None, timeout: int
+) -> None:
+    quarto = shutil.which("quarto")
+    if quarto is None:
+        raise RenderError("engine='quarto' but no 'quarto' executable is on PATH; use engine='builtin'")
+    cmd = [quarto, "render", str(qmd), "--to", "html"]
+    for k, v in (params or {}).items():
+        cmd += [
+            "-P",
+            f"{k}:{yaml.safe_dump(v, default_flow_style=True, allow_unicode=True).strip().removesuffix('...').strip()}",
+        ]
+    if exec_dir is not None:
+        cmd += ["--execute-dir", str(exec_dir)]
+    try:
+        proc = subprocess.run(
+            cmd, cwd=qmd.parent, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise RenderError(f"{qmd}: quarto render did not finish within {timeout} s") from None
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-20:])
+        raise RenderError(f"{qmd}: quarto render failed (exit {proc.returncode})\n{tail}")
+    produced = default_output(qmd)
+    m = re.search(r"Output created:\s*(.+)", proc.stderr + proc.stdout)
+    if m:
+        cand = Path(m.group(1).strip())
+        cand = cand if cand.is_absolute() else (qmd.parent / cand)
+        if cand.is_file():
+            produced = cand.resolve()
+    if not produced.is_file():
+        raise RenderError(f"{qmd}: quarto reported success but {produced} does not exist")
+    if produced != out:
+        tmp = _atomic_target(out)
+        shutil.copyfile(produced, tmp)
+        os.replace(tmp, out)
+
+
+# --------------------------------------------------------------------------------------------------
+# Built-in engine
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class _Ref:
+    kind: str  # "fig" | "tbl"
+    number: int
+    text: str  # reference text, "รูปที่ 1"
+    title: str  # caption title, "รูปที่ 1"
+
+
+@dataclass
+class _CellRun:
+    chunk: Chunk
+    opts: dict[str, Any]
+    cell_index: int | None = None  # index in the notebook, None when not evaluated
+    inline_index: int | None = None  # notebook cell evaluating the chunk's inline expressions
+    outputs: list[Any] = field(default_factory=list)
+
+
+def _as_bool(v: Any, default: bool) -> bool:
+    if v is None:
+        return default
+    if isinstance(v, str):
+        return v.strip().lower() not in ("false", "no", "0", "")
+    return bool(v)
+
+
+def _md_escape_raw(text: str) -> str:
+    """A fenced code block that survives any backticks inside ``text``."""
+    n = max([3, *[len(m) + 1 for m in re.findall(r"`{3,}", text)]])
+    return "`" * n
+
+
+class _Builtin:
+    def __init__(
+        self, qmd: Path, out: Path, exec_dir: Path | None, params: dict[str, Any], timeout: int
+    ) -> None:
+        self.qmd = qmd
+        self.out = out
+        self.timeout = timeout
+        self.parsed = parse_qmd(qmd.read_text(encoding="utf-8"), qmd)
+        self.project_dir, project_cfg = find_project(qmd.parent)
+        self.project_cfg = project_cfg
+        doc = self.parsed.front
+        proj = {k: v for k, v in project_cfg.items() if k != "project"}
+        self.meta = deep_merge(proj, doc)
+        self.html_opts = deep_merge(self._html_of(proj), self._html_of(doc))
+        self.lang = str(self.html_opts.get("lang") or self.meta.get("lang") or "en")
+        self.exec_defaults = dict(self.meta.get("execute") or {})
+        project_opts = project_cfg.get("project") or {}
+        if exec_dir is None:
+            if self.project_dir is not None and project_opts.get("execute-dir") == "project":
+                exec_dir = self.project_dir
+            else:
+                exec_dir = qmd.parent
+        self.exec_dir = exec_dir
+        self.params = {**(doc.get("params") or {}), **params}
+        for k in self.params:
+            if not str(k).isidentifier():
+                raise ValueError(f"render(): parameter name {k!r} is not a valid Python identifier")
+        self.refs: dict[str, _Ref] = {}
+
+    @staticmethod
+    def _html_of(cfg: dict[str, Any]) -> dict[str, Any]:
+        fmt = cfg.get("format")
+        if isinstance(fmt, dict):
+            html = fmt.get("html")
+            return dict(html) if isinstance(html, dict) else {}
+        return {}
+
+    # ---- labels and numbering ------------------------------------------------------------------
+    def _prefix(self, kind: str, use: str = "title") -> str:
+        """Caption title (``use="title"``) or reference prefix (``use="prefix"``) of figures/tables."""
+        from welfare_eval.reference import label
+
+        lang_cfg = self.meta.get("language") or {}
+        key = f"crossref-{kind}-{use}"
+        if isinstance(lang_cfg, dict) and lang_cfg.get(key):
+            return str(lang_cfg[key])
+        if use == "prefix":
+            return self._prefix(kind, "title")
+        return label("report.figure" if kind == "fig" else "report.table", self._lang2())
+
+    def _lang2(self) -> Literal["th", "en"]:
+        return "th" if self.lang.lower().startswith("th") else "en"
+
+    def _number(self) -> None:
+        counters = {"fig": 0, "tbl": 0}
+        where: dict[str, int] = {}
+
+        def add(ident: str, line: int) -> None:
+            if ident in where:
+                raise RenderError(
+                    f"{self.qmd}:{line}: label {ident!r} is already used at line {where[ident]}"
+                )
+            where[ident] = line
+            kind = ident.split("-", 1)[0]
+            counters[kind] += 1
+            n = counters[kind]
+            self.refs[ident] = _Ref(
+                kind, n, f"{self._prefix(kind, 'prefix')} {n}", f"{self._prefix(kind)} {n}"
+            )
+
+        for ch in self.parsed.chunks:
+            if ch.kind == "code":
+                lab = ch.label
+                if lab and lab.startswith(("fig-", "tbl-")) and _as_bool(ch.options.get("include"), True):
+                    add(lab, ch.line)
+            else:
+                for m in _MD_SEC.finditer(ch.text):
+                    # section references show the heading text (no section numbers are computed)
+                    self.refs[m.group("id")] = _Ref("sec", 0, m.group("text"), m.group("text"))
+                idents = [(m.start(), m.group("id")) for m in _MD_FIG.finditer(ch.text)]
+                idents += [(m.start(), m.group("id")) for m in _MD_TBL.finditer(ch.text)]
+                for _, ident in sorted(idents):
+                    add(ident, ch.line)
+
+    # ---- notebook ------------------------------------------------------------------------------
+    def _opts(self, ch: Chunk) -> dict[str, Any]:
+        base = {
+            k: v
+            for k, v in self.exec_defaults.items()
+            if k in ("echo", "eval", "output", "warning", "error", "include")
+        }
+        return {**base, **ch.options}
+
+    def _setup_source(self) -> str:
+        fmt = str(self.html_opts.get("fig-format", "retina"))
+        width = float(self.html_opts.get("fig-width", 7))
+        height = float(self.html_opts.get("fig-height", 5))
+        dpi = float(self.html_opts.get("fig-dpi", 96))
+        return "\n".join(
+            [
+                "def _welfare_eval_inline(v):",
+                "    if isinstance(v, str):",
+                "        return v",
+                "    md = getattr(v, '_repr_markdown_', None)",
+                "    if callable(md):",
+                "        r = md()",
+                "        if isinstance(r, str):",
+                "            return r",
+                "    return str(v)",
+                "try:",
+                "    import matplotlib",
+                "    matplotlib.rcParams['figure.figsize'] = " + repr((width, height)),
+                "    matplotlib.rcParams['figure.dpi'] = " + repr(dpi),
+                "    get_ipython().run_line_magic('config', "
+                + repr(f"InlineBackend.figure_formats = [{'retina' if fmt == 'retina' else 'png'!r}]")
+                + ")",
+                "    get_ipython().run_line_magic('config', \"InlineBackend.rc = {}\")",
+                "except Exception:",
+                "    pass",
+            ]
+        )
+
+    def _build_notebook(self) -> tuple[Any, list[_CellRun], dict[int, _CellRun]]:
+        import nbformat
+
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": _KERNEL_NAME, "display_name": "Python 3", "language": "python"}
+        nb.cells.append(nbformat.v4.new_code_cell(self._setup_source()))
+        runs: list[_CellRun] = []
+        owner: dict[int, _CellRun] = {}
+        param_cell = next(
+            (
+                i
+                for i, ch in enumerate(self.parsed.chunks)
+                if ch.kind == "code" and "parameters" in (ch.options.get("tags") or [])
+            ),
+            None,
+        )
+        if self.params and param_cell is None:
+            nb.cells.append(nbformat.v4.new_code_cell(self._params_source()))
+        for i, ch in enumerate(self.parsed.chunks):
+            run = _CellRun(ch, self._opts(ch) if ch.kind == "code" else {})
+            runs.append(run)
+            if ch.kind == "code":
+                if ch.lang != "python":
+                    raise RenderError(
+                        f"{self.qmd}:{ch.line}: {ch.describe()} is {{{ch.lang}}}; the built-in engine runs only "
+                        "{python} cells"
+                    )
+                if _as_bool(run.opts.get("eval"), True):
+                    cell = nbformat.v4.new_code_cell(ch.text)
+                    if _as_bool(run.opts.get("error"), False):
+                        cell.metadata["tags"] = ["raises-exception"]
+                    run.cell_index = len(nb.cells)
+                    owner[run.cell_index] = run
+                    nb.cells.append(cell)
+                if i == param_cell and self.params:
+                    nb.cells.append(nbformat.v4.new_code_cell(self._params_source()))
+            else:
+                exprs = inline_expressions(ch.text)
+                if exprs:
+                    src = (
+                        "print("
+                        + repr(_INLINE_MARK)
+                        + " + __import__('json').dumps(["
+                        + ", ".join(f"_welfare_eval_inline({e})" for e in exprs)
+                        + "]))"
+                    )
+                    run.inline_index = len(nb.cells)
+                    owner[run.inline_index] = run
+                    nb.cells.append(nbformat.v4.new_code_cell(src))
+        return nb, runs, owner
+
+    def _params_source(self) -> str:
+        lines = ["# injected parameters"]
+        lines += [f"{k} = {v!r}" for k, v in self.params.items()]
+        return "\n".join(lines)
+
+    def _kernel_manager(self, spec_dir: Path) -> Any:
+        from jupyter_client.kernelspec import KernelSpecManager
+        from jupyter_client.manager import KernelManager
+
+        kdir = spec_dir / _KERNEL_NAME
+        kdir.mkdir(parents=True)
+        (kdir / "kernel.json").write_text(
+            json.dumps(
+                {
+                    "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                    "display_name": "Python 3 (welfare_eval)",
+                    "language": "python",
+                }
+            ),
+            encoding="utf-8",
+        )
+        ksm = KernelSpecManager(kernel_dirs=[str(spec_dir)], ensure_native_kernel=False)
+        # IPC (Unix-socket) transport: local only, and no "running over TCP" warning from the kernel
+        # (Unix socket paths are limited to ~104 bytes, so fall back to TCP under a very long TMPDIR)
+        transport = "ipc" if os.name == "posix" and len(str(spec_dir / "ipc")) < 80 else "tcp"
+        kw: dict[str, Any] = {"transport": transport}
+        if transport == "ipc":
+            kw["ip"] = str(spec_dir / "ipc")
+        return KernelManager(kernel_name=_KERNEL_NAME, kernel_spec_manager=ksm, **kw)
+
+    def _execute(self, nb: Any, owner: dict[int, _CellRun], spec_dir: Path) -> None:
+        from nbclient import NotebookClient
+        from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+        km = self._kernel_manager(spec_dir)
+        client = NotebookClient(
+            nb,
+            km=km,
+            timeout=self.timeout,
+            allow_errors=False,
+            record_timing=False,
+            shutdown_kernel="immediate",
+            resources={"metadata": {"path": str(self.exec_dir)}},
+        )
+        env = dict(os.environ)
+        env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+        env["WELFARE_EVAL_PROGRESS"] = "0"
+        env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+        env.pop("PYTEST_CURRENT_TEST", None)
+        client.reset_execution_trackers()
+        # cleanup_kc: we passed our own kernel manager, so nbclient would otherwise leave it running
+        with client.setup_kernel(env=env, cwd=str(self.exec_dir), cleanup_kc=True):
+            for index, cell in progress(
+                list(enumerate(nb.cells)), desc=f"render {self.qmd.name}", total=len(nb.cells)
+            ):
+                run = owner.get(index)
+                try:
+                    client.execute_cell(cell, index)
+                except CellExecutionError as exc:
+                    raise self._cell_error(run, index, f"{exc.ename}: {exc.evalue}", str(exc)) from None
+                except CellTimeoutError:
+                    raise self._cell_error(
+                        run, index, f"did not finish within {self.timeout} s", ""
+                    ) from None
+                except DeadKernelError as exc:
+                    raise self._cell_error(run, index, f"the kernel died ({exc})", "") from None
+
+    def _cell_error(self, run: _CellRun | None, index: int, what: str, detail: str) -> RenderError:
+        if run is None:
+            msg = f"{self.qmd}: internal setup cell {index} failed: {what}"
+        elif run.chunk.kind == "markdown":
+            msg = f"{self.qmd}:{run.chunk.line}: inline expression in the text starting at line {run.chunk.line} failed: {what}"
+        else:
+            msg = f"{self.qmd}:{run.chunk.line}: {run.chunk.describe()} failed: {what}"
+        detail = _ANSI.sub("", detail).strip()
+        lines = detail.splitlines()
+        tail = "\n".join(lines[-25:]) if lines else ""
+        err = RenderError(msg + (f"\n{tail}" if tail else ""))
+        err.cell_label = run.chunk.label if run else None  # type: ignore[attr-defined]
+        err.line = run.chunk.line if run else None  # type: ignore[attr-defined]
+        return err
+
+    # ---- markdown assembly ---------------------------------------------------------------------
+    def _xrefs(self, text: str, line: int) -> str:
+        def sub(m: re.Match[str]) -> str:
+            ident = m.group("id")
+            ref = self.refs.get(ident)
+            if ref is None:
+                warnings.warn(f"{self.qmd}:{line}: unresolved cross-reference @{ident}", stacklevel=6)
+                return f"**?\\@{ident}**"
+            # Quarto: @fig-x and [@fig-x] give "Figure 1", -@fig-x / [-@fig-x] the number only
+            text = ref.number if m.group("minus") and ref.kind != "sec" else ref.text
+            return f"[{text}](#{ident})"
+
+        def fig(m: re.Match[str]) -> str:
+            ref = self.refs[m.group("id")]
+            return f"![{ref.title}: {m.group('cap')}]({m.group('src')}){{{m.group('attr')}}}"
+
+        def tbl(m: re.Match[str]) -> str:
+            ident = m.group("id")
+            ref = self.refs[ident]
+            return f"{m.group('lead')}[{ref.title}]{{#{ident}}}: {m.group('cap')}"
+
+        pieces: list[str] = []
+        last = 0
+        for m in _CODE_SPANS.finditer(text):
+            pieces.append(self._xref_plain(text[last : m.start()], sub, fig, tbl))
+            pieces.append(m.group(0))
+            last = m.end()
+        pieces.append(self._xref_plain(text[last:], sub, fig, tbl))
+        return "".join(pieces)
+
+    @staticmethod
+    def _xref_plain(text: str, sub: Any, fig: Any, tbl: Any) -> str:
+        text = _MD_FIG.sub(fig, text)
+        text = _MD_TBL.sub(tbl, text)
+        return _XREF.sub(sub, text)
+
+    def _caption(self, ident: str | None, cap: Any, kind: str) -> str:
+        cap = "" if cap is None else str(cap).strip()
+        if ident and ident in self.refs:
+            ref = self.refs[ident]
+            return f"{ref.title}: {cap}" if cap else ref.title
+        return cap
+
+    def _cell_markdown(self, run: _CellRun, fig_dir: Path, fig_counter: list[int]) -> str:
+        ch, o = run.chunk, run.opts
+        if not _as_bool(o.get("include"), True):
+            return ""
+        parts: list[str] = []
+        echo = o.get("echo", True)
+        if isinstance(echo, str) and echo.lower() == "fenced":
+            inner = "\n".join([f"```{{{ch.lang}}}", *ch.option_lines, ch.text, "```"])
+            f = _md_escape_raw(inner)
+            parts.append(f"{f}{{.markdown .cell-code}}\n{inner}\n{f}")
+        elif _as_bool(echo, True) and ch.text.strip():
+            f = _md_escape_raw(ch.text)
+            parts.append(f"{f}{{.{ch.lang} .cell-code}}\n{ch.text}\n{f}")
+        out_opt = o.get("output", True)
+        asis = isinstance(out_opt, str) and out_opt.lower() == "asis"
+        show_out = asis or _as_bool(out_opt, True)
+        label = ch.label
+        figs: list[tuple[str, str]] = []
+        body: list[str] = []
+        if show_out:
+            for out in run.outputs:
+                self._one_output(out, o, asis, body, figs, fig_dir, fig_counter)
+        if label and label.startswith("fig-"):
+            cap = self._caption(label, o.get("fig-cap"), "fig")
+            alt = o.get("fig-alt")
+            alt_attr = f' alt="{_attr_escape(str(alt))}"' if alt else ""
+            if len(figs) == 1:
+                p, a = figs[0]
+                body.append(f"![{cap}]({p}){{#{label}{alt_attr} {a}}}")
+            elif figs:
+                imgs = "\n\n".join(f"![]({p}){{{a}}}" for p, a in figs)
+                body.append(
+                    f"::: {{#{label} .figure-group}}\n{imgs}\n\n::: {{.figure-caption}}\n{cap}\n:::\n:::"
+                )
+        else:
+            fig_cap = o.get("fig-cap")
+            caps = fig_cap if isinstance(fig_cap, list) else [fig_cap] * len(figs)
+            for (p, a), c in zip(figs, caps, strict=False):
+                body.append(f"![{'' if c is None else c}]({p}){{{a}}}")
+        body_md = "\n\n".join(b for b in body if b.strip())
+        if label and label.startswith("tbl-"):
+            cap = self._caption(label, o.get("tbl-cap"), "tbl")
+            body_md = f"::: {{#{label} .table-float}}\n::: {{.table-caption}}\n{cap}\n:::\n\n{body_md}\n:::"
+        elif o.get("tbl-cap") and body_md:
+            body_md = f"::: {{.table-float}}\n::: {{.table-caption}}\n{o['tbl-cap']}\n:::\n\n{body_md}\n:::"
+        if body_md:
+            parts.append(body_md)
+        md = "\n\n".join(parts)
+        if label and not label.startswith(("fig-", "tbl-")) and md:
+            md = f"::: {{#{label} .cell}}\n{md}\n:::"
+        return md
+
+    def _one_output(
+        self,
+        out: Any,
+        o: dict[str, Any],
+        asis: bool,
+        body: list[str],
+        figs: list[tuple[str, str]],
+        fig_dir: Path,
+        fig_counter: list[int],
+    ) -> None:
+        otype = out.get("output_type")
+        if otype == "stream":
+            text = _ANSI.sub("", "".join(out.get("text", "")))
+            if out.get("name") == "stderr":
+                if not _as_bool(o.get("warning"), True) or not text.strip():
+                    return
+                body.append(_code_block(text, "cell-output-stderr"))
+            elif asis:
+                body.append(text)
+            elif text.strip():
+                body.append(_code_block(text, "cell-output-stdout"))
+            return
+        if otype == "error":
+            tb = _ANSI.sub("", "\n".join(out.get("traceback", [])))
+            body.append(_code_block(tb or f"{out.get('ename')}: {out.get('evalue')}", "cell-output-error"))
+            return
+        if otype not in ("display_data", "execute_result"):
+            return
+        data = out.get("data", {})
+        meta = out.get("metadata", {})
+        for mime, ext in (("image/png", "png"), ("image/jpeg", "jpg"), ("image/svg+xml", "svg")):
+            if mime in data:
+                fig_counter[0] += 1
+                path = fig_dir / f"figure-{fig_counter[0]}.{ext}"
+                raw = data[mime]
+                if ext == "svg":
+                    path.write_text(raw if isinstance(raw, str) else "".join(raw), encoding="utf-8")
+                else:
+                    path.write_bytes(base64.b64decode(raw if isinstance(raw, str) else "".join(raw)))
+                size = meta.get(mime) or {}
+                attr = f"width={int(size['width'])}px" if isinstance(size, dict) and size.get("width") else ""
+                figs.append((path.as_posix(), attr))
+                return
+        if "text/html" in data:
+            html = data["text/html"]
+            html = html if isinstance(html, str) else "".join(html)
+            body.append(f"```{{=html}}\n{html.strip()}\n```")
+        elif "text/markdown" in data:
+            md = data["text/markdown"]
+            body.append(md if isinstance(md, str) else "".join(md))
+        elif "text/plain" in data:
+            txt = data["text/plain"]
+            txt = _ANSI.sub("", txt if isinstance(txt, str) else "".join(txt))
+            body.append(txt if asis else _code_block(txt, "cell-output-display"))
+
+    def _assemble(self, runs: list[_CellRun], inline_values: dict[int, list[str]], fig_dir: Path) -> str:
+        blocks: list[str] = []
+        fig_counter = [0]
+        for k, run in enumerate(runs):
+            if run.chunk.kind == "markdown":
+                text = run.chunk.text
+                if k in inline_values:
+                    text = replace_inline(text, inline_values[k])
+                blocks.append(self._xrefs(text, run.chunk.line))
+            else:
+                md = self._cell_markdown(run, fig_dir, fig_counter)
+                if md.strip():
+                    blocks.append(md)
+        return "\n\n".join(blocks) + "\n"
+
+    # ---- pandoc --------------------------------------------------------------------------------
+    def _metadata(self) -> dict[str, Any]:
+        from welfare_eval.reference import label
+
+        keep = ("title", "subtitle", "author", "date", "abstract", "description", "keywords", "subject")
+        meta: dict[str, Any] = {k: self.meta[k] for k in keep if k in self.meta}
+        if isinstance(meta.get("date"), str) and meta["date"] in ("today", "now", "last-modified"):
+            meta["date"] = _dt.date.today().isoformat()
+        elif isinstance(meta.get("date"), _dt.date):
+            meta["date"] = meta["date"].isoformat()
+        if isinstance(meta.get("author"), list):
+            meta["author"] = [a.get("name", a) if isinstance(a, dict) else a for a in meta["author"]]
+        elif isinstance(meta.get("author"), dict):
+            meta["author"] = meta["author"].get("name", "")
+        meta["lang"] = self.lang
+        lang_cfg = self.meta.get("language") or {}
+        toc_title = self.html_opts.get("toc-title") or self.meta.get("toc-title")
+        if not toc_title and isinstance(lang_cfg, dict):
+            toc_title = lang_cfg.get("toc-title-document")
+        if not toc_title:
+            toc_title = label("report.toc", self._lang2())
+        meta["toc-title"] = str(toc_title)
+        if "title" not in meta:
+            meta["pagetitle"] = self.qmd.stem
+        return meta
+
+    def _css_files(self) -> list[Path]:
+        files: list[Path] = []
+        proj_html = self._html_of({k: v for k, v in self.project_cfg.items() if k != "project"})
+        doc_html = self._html_of(self.parsed.front)
+        for opts, base in ((proj_html, self.project_dir), (doc_html, self.qmd.parent)):
+            css = opts.get("css")
+            if css is None or base is None:
+                continue
+            for c in css if isinstance(css, list) else [css]:
+                p = (base / str(c)).resolve()
+                if not p.is_file():
+                    raise RenderError(f"{self.qmd}: stylesheet {c!r} not found (looked for {p})")
+                files.append(p)
+        if not files:
+            files.append(Path(__file__).with_name("report.css"))
+        return files
+
+    def _font_styles(self) -> str:
+        """``<style>`` with Sarabun regular/bold/italic as ``@font-face`` data URIs (~0.5 MB)."""
+        from welfare_eval.report.figures import font_files
+
+        faces = []
+        wanted = {
+            "Regular": ("normal", 400),
+            "Bold": ("normal", 700),
+            "Italic": ("italic", 400),
+            "BoldItalic": ("italic", 700),
+        }
+        for f in font_files():
+            variant = f.stem.split("-", 1)[-1]
+            if variant in wanted:
+                style, weight = wanted[variant]
+                b64 = base64.b64encode(f.read_bytes()).decode("ascii")
+                faces.append(
+                    f"@font-face{{font-family:'Sarabun';font-style:{style};font-weight:{weight};"
+                    f"font-display:swap;src:url(data:font/ttf;base64,{b64}) format('truetype');}}"
+                )
+        if not faces:
+            return ""
+        return "<style>\n" + "\n".join(faces) + "\n</style>\n"
+
+    def _pandoc(self, markdown: str, tmp: Path) -> None:
+        import pypandoc
+
+        md_path = tmp / "report.md"
+        front = yaml.safe_dump(self._metadata(), allow_unicode=True, sort_keys=False)
+        md_path.write_text(f"---\n{front}---\n\n{markdown}", encoding="utf-8")
+        method = str(self.html_opts.get("html-math-method", "mathml"))
+        if method != "mathml":
+            warnings.warn(
+                f"{self.qmd}: html-math-method {method!r} needs a CDN; the built-in engine uses MathML",
+                stacklevel=4,
+            )
+        args = [
+            pypandoc.get_pandoc_path(),
+            str(md_path),
+            "--from=markdown+gfm_auto_identifiers",  # keeps Thai vowels in heading ids
+            "--to=html5",
+            "--standalone",
+            "--embed-resources",
+            "--mathml",
+            "--wrap=none",  # no line breaks inside Thai text (a newline renders as a space)
+            "--resource-path=" + os.pathsep.join(str(p) for p in (tmp, self.qmd.parent, self.exec_dir)),
+        ]
+        if _as_bool(self.html_opts.get("toc", self.meta.get("toc")), False):
+            args += ["--toc", f"--toc-depth={int(self.html_opts.get('toc-depth', 3))}"]
+        if _as_bool(self.html_opts.get("number-sections", self.meta.get("number-sections")), False):
+            args.append("--number-sections")
+        for css in self._css_files():
+            args.append(f"--css={css.as_posix()}")
+        target = _atomic_target(self.out)
+        args.append(f"--output={target}")
+        try:
+            proc = subprocess.run(
+                args, capture_output=True, text=True, timeout=self.timeout, check=False, cwd=tmp
+            )
+            if proc.returncode != 0:
+                raise RenderError(
+                    f"{self.qmd}: pandoc failed (exit {proc.returncode}): {proc.stderr.strip()}"
+                )
+            # the @font-face block (already data: URIs) is added after pandoc: passing half a
+            # megabyte through --include-in-header makes --embed-resources rescan it (~1.5 s)
+            fonts = self._font_styles()
+            if fonts:
+                page = target.read_text(encoding="utf-8")
+                head_end = page.find("</head>")
+                if head_end < 0:
+                    raise RenderError(f"{self.qmd}: pandoc output has no </head>; cannot embed fonts")
+                target.write_text(page[:head_end] + fonts + page[head_end:], encoding="utf-8")
+            os.replace(target, self.out)
+        finally:
+            if target.exists():
+                target.unlink()
+
+    # ---- run -----------------------------------------------------------------------------------
+    def run(self) -> Path:
+        self._number()
+        nb, runs, owner = self._build_notebook()
+        with tempfile.TemporaryDirectory(prefix="welfare_eval_render_") as tmpdir:
+            tmp = Path(tmpdir)
+            if owner:  # a document without code needs no kernel
+                self._execute(nb, owner, tmp / "kernels")
+            inline_values: dict[int, list[str]] = {}
+            for k, run in enumerate(runs):
+                if run.cell_index is not None:
+                    run.outputs = list(nb.cells[run.cell_index].get("outputs", []))
+                if run.inline_index is not None:
+                    inline_values[k] = self._inline_values(nb.cells[run.inline_index], run)
+            fig_dir = tmp / "figures"
+            fig_dir.mkdir()
+            markdown = self._assemble(runs, inline_values, fig_dir)
+            self._pandoc(markdown, tmp)
+        return self.out
+
+    def _inline_values(self, cell: Any, run: _CellRun) -> list[str]:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stdout":
+                text = "".join(out.get("text", ""))
+                pos = text.rfind(_INLINE_MARK)
+                if pos >= 0:
+                    values = json.loads(text[pos + len(_INLINE_MARK) :].strip().splitlines()[0])
+                    return [str(v) for v in values]
+        raise RenderError(f"{self.qmd}:{run.chunk.line}: inline expressions produced no value")
+
+
+def _code_block(text: str, cls: str) -> str:
+    text = text.rstrip("\n")
+    f = _md_escape_raw(text)
+    return f"{f}{{.{cls}}}\n{text}\n{f}"
+
+
+def _attr_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
