@@ -281,6 +281,7 @@ def clean_all(
     ignored = sorted(
         p.name for p in raw.iterdir()
         if p.is_file() and p.name not in done and p.resolve() != codebook_path and not p.name.startswith(".")
+        and not p.name.upper().startswith("README")  # the folder's own documentation
     )
     if ignored:
         ctx.notes.append(f"files not in the codebook, not imported: {ignored}")

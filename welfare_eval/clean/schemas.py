@@ -54,7 +54,7 @@ def schemas() -> dict[str, pa.DataFrameSchema]:
             {
                 "village_id": pa.Column("string", _VID, unique=True),
                 "village_name": pa.Column("string", nullable=True, required=False),
-                "region": pa.Column("Int64", pa.Check.in_range(1, n_regions), nullable=True),
+                "region": region,
                 "province_code": pa.Column("string", pa.Check.str_matches(r"^\d{2}$"), nullable=True),
                 "n_households": pa.Column("Int64", pa.Check.ge(1), nullable=True),
                 "mean_income": pa.Column("float64", pa.Check.ge(0), nullable=True, required=False),

@@ -247,8 +247,11 @@ def build_frame(ctx: Context, parts: list[Part]) -> pd.DataFrame:
     # code parts and region follow from the village code when the frame does not carry them
     if "province_code" not in out.columns:
         out["province_code"] = out["village_id"].str[:2].astype("string")
+    from_code = out["village_id"].str[:2].map(prov).astype("Int64")
     if "region" not in out.columns:
-        out["region"] = out["province_code"].map(prov).astype("Int64")
+        out["region"] = from_code
+    # a missing region follows from the province (the village code is valid, so its province is known)
+    out["region"] = out["region"].astype("Int64").fillna(from_code).astype("int64")
     out = out.drop(columns=[c for c in (*FRAME_DROP, ROW, "_file", "_sheet") if c in out.columns])
     lead = [c for c in ("village_id", "village_name", "region", "province_code", "district_code", "subdistrict_code")
             if c in out.columns]
