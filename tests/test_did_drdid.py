@@ -47,3 +47,21 @@ def test_without_covariates_is_the_difference_in_mean_changes(panel):
 def test_unbalanced_panel_is_an_error(panel):
     with pytest.raises(ValueError, match="exactly once"):
         dr_did(panel.iloc[1:], outcome="y", treated="treated", post="post", unit="hh_id")
+
+
+@pytest.mark.parametrize(("name", "weights"), [("rc_unweighted", None), ("rc_weighted", "weight")])
+def test_repeated_cross_sections_against_drdid_package(panel, fixtures, name, weights):
+    ref = json.loads((fixtures / "did" / "drdid.json").read_text())[name]
+    res = dr_did(panel, outcome="y", treated="treated", post="post", covariates=["x1", "z"], pair="pair_id",
+                 weights=weights)
+    row = res.tidy().set_index("method").loc["if"]
+    assert row["estimate"] == pytest.approx(ref["att"], rel=1e-8)
+    assert row["std_error"] == pytest.approx(ref["se"], rel=1e-8)
+
+
+def test_repeated_cross_sections_without_covariates_is_the_2x2(panel):
+    from welfare_eval.did import estimate
+
+    res = dr_did(panel, outcome="y", treated="treated", post="post", weights="weight")
+    ols = estimate(panel, outcome="y", treated="treated", post="post", weights="weight", inference=("iid",))
+    assert res.tidy().loc[0, "estimate"] == pytest.approx(ols.tidy().loc[0, "estimate"], rel=1e-10)

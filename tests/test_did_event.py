@@ -157,3 +157,48 @@ def test_event_study_bad_input():
                       leads=2, lags=2, inference=("cr2",))
     assert "pre-trend test" in res.summary()
     assert res.plot() is not None
+
+
+def test_flci_against_honestdid_and_exact_optimum(fixtures):
+    from welfare_eval.did._honest import _second_difference_inverse, flci_smoothness, folded_normal_quantile
+
+    ref = json.loads((fixtures / "did" / "honestdid_flci.json").read_text())
+    b, S = np.array(ref["beta"]), np.array(ref["sigma"])
+    assert folded_normal_quantile(0.95, 0.0) == pytest.approx(stats.norm.ppf(0.975), rel=1e-12)
+    prev = {}
+    for case in ref["cases"]:
+        out = flci_smoothness(b, S, 3, 2, case["M"], np.array(case["l"]))
+        # honestdid simulates the folded-normal quantile and optimises on a grid: ~1e-3 relative
+        assert out["half_length"] == pytest.approx(case["half"], rel=2e-3)
+        # never worse than honestdid's weights evaluated exactly
+        w = np.array(case["vec"])
+        P, t = _second_difference_inverse(3, 2)
+        sd = np.sqrt(w @ S @ w)
+        theirs = sd * folded_normal_quantile(0.95, case["M"] * np.abs(P.T @ w).sum() / sd)
+        assert out["half_length"] <= theirs * (1 + 1e-9)
+        assert abs(out["weights"][:3] @ t[:3] + out["weights"][3:] @ t[3:]) < 1e-10
+        key = tuple(case["l"])
+        assert out["half_length"] >= prev.get(key, 0.0) - 1e-12  # wider as M grows
+        prev[key] = out["half_length"]
+    # M = 0: the minimum-variance linear-trend-extrapolation estimator, in closed form
+    t_pre, t_post = np.array([-3.0, -2.0, -1.0]), np.array([1.0, 2.0])
+    lv = np.array([1.0, 0.0])
+    C = np.r_[t_pre, np.zeros(2)][None, :]
+    # minimise w'Sw s.t. w_post = l and w_pre't_pre = -l't_post (KKT system)
+    E = np.zeros((3, 5))
+    E[0, 3] = 1.0
+    E[1, 4] = 1.0
+    E[2] = C
+    rhs = np.r_[lv, -lv @ t_post]
+    K = np.block([[2 * S, E.T], [E, np.zeros((3, 3))]])
+    w_star = np.linalg.solve(K, np.r_[np.zeros(5), rhs])[:5]
+    out = flci_smoothness(b, S, 3, 2, 0.0, lv)
+    assert np.allclose(out["weights"], w_star, atol=1e-6)
+    assert out["half_length"] == pytest.approx(stats.norm.ppf(0.975) * np.sqrt(w_star @ S @ w_star), rel=1e-8)
+
+
+def test_event_study_flci_method(panel):
+    res = _fit(panel, True)
+    tab = res.flci(m=(0.0, 0.05))
+    assert list(tab["M"]) == [0.0, 0.05]
+    assert (tab["ci_high"] - tab["ci_low"]).is_monotonic_increasing

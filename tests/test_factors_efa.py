@@ -102,3 +102,22 @@ def test_efa_on_success_factor_items_default_groups():
     t = res.tidy()
     assert set(t["group"]) == {"internal", "external"}
     assert "internal/external split" in res.summary()
+
+
+def test_efa_accepts_nullable_integer_items() -> None:
+    """The processed committee table stores Likert items as nullable Int64; EFA must accept them."""
+    import numpy as np
+    import pandas as pd
+
+    from welfare_eval.factors import efa
+
+    rng = np.random.default_rng(5)
+    f = rng.normal(size=(300, 2))
+    cols = {}
+    for j, item in enumerate(["committee_1", "committee_2", "committee_3", "policy_1", "policy_2", "policy_3"]):
+        raw = f[:, j // 3] + rng.normal(scale=0.7, size=300)
+        cols[item] = pd.array(np.clip(np.round(3 + raw), 1, 5).astype(int), dtype="Int64")
+    x = pd.DataFrame(cols)
+    res_int = efa(x, n_factors=2, seed=0)
+    res_float = efa(x.astype(float), n_factors=2, seed=0)
+    pd.testing.assert_frame_equal(res_int.loadings, res_float.loadings)

@@ -212,7 +212,9 @@ def analyze_study(
         (matching result on the frame, with ``surveyed`` = the pair is the one in the fieldwork), ``reserves``,
         ``unmatched``, ``balance`` (before/after matching), ``balance_tests`` (iebaltab-style within-pair
         differences), ``balance_overall`` (joint F and within-pair permutation test), ``sample_sizes``,
-        ``weights_summary``, ``did_preliminary``.
+        ``weights_summary``, ``did_preliminary``; with committee ratings also the success-factor tables
+        ``factors_*`` of :func:`welfare_eval.factors.study.analyze_factors` (reliability, village scores, ICC,
+        EFA, success measures, associations, all-subsets, dominance, moderation, QCA).
     """
     from welfare_eval.match import match_villages, permutation_balance_test
 
@@ -268,4 +270,8 @@ def analyze_study(
     out["did_preliminary"] = preliminary_did(
         hh, outcomes=plan.outcomes, waves=plan.waves, inference=plan.inference, draws=plan.draws, seed=seed
     )
+    if "committee" in tables:
+        from welfare_eval.factors.study import analyze_factors
+
+        out.update(analyze_factors(tables, seed=seed))
     return out

@@ -15,8 +15,8 @@ Public API
     coefficient, HTZ pre-trend test, sup-t bands, pre-test power (Roth 2022), relative-magnitudes
     sensitivity; results in :class:`EventStudyResult`.
 :func:`dr_did`
-    Doubly robust DiD for two-period panels (Sant'Anna & Zhao 2020) with influence-function and
-    cluster-robust standard errors; results in :class:`DRDiDResult`.
+    Doubly robust DiD for two-period panels or repeated cross-sections (Sant'Anna & Zhao 2020) with
+    influence-function and cluster-robust standard errors; results in :class:`DRDiDResult`.
 """
 
 from .doubly_robust import DRDiDResult, dr_did

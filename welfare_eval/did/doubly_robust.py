@@ -1,4 +1,6 @@
-"""Doubly robust DiD for panel data (Sant'Anna & Zhao 2020, the "traditional" locally efficient estimator).
+"""Doubly robust DiD (Sant'Anna & Zhao 2020, the "traditional" locally efficient estimators).
+
+Panel data (:func:`drdid_panel`) and repeated cross-sections (:func:`drdid_rc`). Panel version:
 
 For units observed before and after (``ΔY = Y_post - Y_pre``), covariates ``X`` taken at baseline
 (an intercept is added), survey weights ``w`` normalised to mean 1::
@@ -177,17 +179,18 @@ class DRDiDResult(ResultBase):
         return list(self._notes)
 
 
-def dr_did(data: pd.DataFrame, *, outcome: str, treated: str, post: str, unit: str,
+def dr_did(data: pd.DataFrame, *, outcome: str, treated: str, post: str, unit: str | None = None,
            covariates: Sequence[str] | None = None, pair: str | None = None, weights: str | None = None,
            cluster: str | None = None, null: float = 0.0, level: float = 0.95, trim: float = 0.995) -> DRDiDResult:
-    """Doubly robust DiD on a two-period panel (long format: one row per unit × period).
+    """Doubly robust DiD on a two-period panel (``unit`` given) or repeated cross-sections (``unit=None``).
 
-    Covariates are taken from the pre-period row of each unit; weights from the pre-period row.
-    Every unit must appear exactly once in each period (checked). Clusters: ``cluster``, else ``pair``;
-    without either only the ``if`` standard error is reported.
+    Panel: long format, one row per unit × period; covariates and weights from the pre-period row; every
+    unit must appear exactly once in each period (checked). Repeated cross-sections: one row per
+    observation, covariates of the row (:func:`drdid_rc`). Clusters: ``cluster``, else ``pair``; without
+    either only the ``if`` standard error is reported.
     """
     covariates = list(covariates or [])
-    cols = list(dict.fromkeys([outcome, treated, post, unit, *covariates,
+    cols = list(dict.fromkeys([outcome, treated, post, *([unit] if unit else []), *covariates,
                                *[c for c in (pair, weights, cluster) if c is not None]]))
     missing = [c for c in cols if c not in data.columns]
     if missing:
@@ -198,12 +201,15 @@ def dr_did(data: pd.DataFrame, *, outcome: str, treated: str, post: str, unit: s
     pv = pd.to_numeric(df[post], errors="coerce")
     if not pv.isin([0, 1]).all():
         raise ValueError(f"{post!r} must be 0/1 (two periods)")
-    counts = df.groupby([unit, post]).size().unstack(fill_value=0)
-    bad = counts.index[(counts.reindex(columns=[0, 1], fill_value=0) != 1).any(axis=1)]
-    if len(bad):
-        raise ValueError(f"unit(s) {list(bad[:5])} not observed exactly once before and once after")
-    pre = df[pv == 0].set_index(unit).sort_index()
-    postd = df[pv == 1].set_index(unit).sort_index()
+    if unit is not None:
+        counts = df.groupby([unit, post]).size().unstack(fill_value=0)
+        bad = counts.index[(counts.reindex(columns=[0, 1], fill_value=0) != 1).any(axis=1)]
+        if len(bad):
+            raise ValueError(f"unit(s) {list(bad[:5])} not observed exactly once before and once after")
+        pre = df[pv == 0].set_index(unit).sort_index()
+        postd = df[pv == 1].set_index(unit).sort_index()
+    else:
+        pre = df
     d = pd.to_numeric(pre[treated]).to_numpy(dtype=float)
     if not np.isin(d, (0.0, 1.0)).all() or np.ptp(d) == 0:
         raise ValueError(f"{treated!r} must be 0/1 with both groups present")
@@ -213,8 +219,14 @@ def dr_did(data: pd.DataFrame, *, outcome: str, treated: str, post: str, unit: s
         if not np.isfinite(w).all() or (w <= 0).any():
             raise ValueError(f"weights {weights!r} must be finite and > 0")
     x = pre[covariates].to_numpy(dtype=float) if covariates else None
-    att, inf = drdid_panel(postd[outcome].to_numpy(dtype=float), pre[outcome].to_numpy(dtype=float), d, x, w,
-                           trim=trim)
+    if unit is not None:
+        att, inf = drdid_panel(postd[outcome].to_numpy(dtype=float), pre[outcome].to_numpy(dtype=float), d, x,
+                               w, trim=trim)
+    else:
+        cells = pd.crosstab(pre[treated], pv)
+        if cells.shape != (2, 2) or (cells.to_numpy() < 2).any():
+            raise ValueError("repeated cross-sections need pilot and comparison observations before and after")
+        att, inf = drdid_rc(pre[outcome].to_numpy(dtype=float), pv.to_numpy(dtype=float), d, x, w, trim=trim)
     n = inf.size
     rows: list[dict[str, Any]] = []
     se_if = float(np.std(inf, ddof=1) / np.sqrt(n))
@@ -236,6 +248,6 @@ def dr_did(data: pd.DataFrame, *, outcome: str, treated: str, post: str, unit: s
         rows.append({"term": "ATT", "method": "cr1", "estimate": att, "std_error": se, "df": float(g - 1),
                      "statistic": stat, "p_value": 2 * stats.t.sf(abs(stat), g - 1), "ci_low": att - q * se,
                      "ci_high": att + q * se, "n_obs": n, "n_clusters": g})
-    notes = [f"{n} units; covariates at baseline: {covariates or 'none'}; comparison units with p(X) ≥ {trim} "
-             "get zero weight"]
+    kind = "panel units; covariates at baseline" if unit is not None else "observations (repeated cross-sections)"
+    notes = [f"{n} {kind}; covariates: {covariates or 'none'}; comparison units with p(X) ≥ {trim} get zero weight"]
     return DRDiDResult(pd.DataFrame(rows), inf, notes)

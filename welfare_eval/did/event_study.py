@@ -11,9 +11,10 @@ coefficients are averages over the binned years. Fixed effects are absorbed exac
 
 Inference per coefficient: CR1, CR2 (+ Satterthwaite df) and the restricted wild cluster bootstrap;
 joint pre-trend tests (HTZ with CR2, and the CR1 Wald F); simultaneous sup-t bands; the power of the
-pre-test against linear violations (Roth 2022); and a relative-magnitudes sensitivity analysis in the
-spirit of Rambachan & Roth (2023) (see :meth:`EventStudyResult.sensitivity` for what it does and does
-not do).
+pre-test against linear violations (Roth 2022); Rambachan & Roth (2023) sensitivity: optimal
+fixed-length CIs under smoothness restrictions Δ^SD(M) (:meth:`EventStudyResult.flci`) and a
+conservative projection interval under relative magnitudes Δ^RM(M̄)
+(:meth:`EventStudyResult.sensitivity`).
 """
 
 from __future__ import annotations
@@ -168,7 +169,8 @@ class EventStudyResult(ResultBase):
         ``Δ = max_j |δ_j - δ_{j-1}|`` over the pre-periods (``δ_ref = 0``). Reported per post term and
         ``M̄``: the identified set at the estimates and a *projection* confidence set: the union of the
         identified sets over the simultaneous sup-t box of all coefficients (valid, conservative; it is
-        not HonestDiD's optimal ARP/FLCI interval, which this package does not implement).
+        not HonestDiD's conditional/hybrid ARP interval for Δ^RM, which this package does not implement;
+        for smoothness restrictions see :meth:`flci`).
         """
         if not self.pre_terms:
             raise ValueError("no pre-period coefficients (leads=0?)")
@@ -200,6 +202,35 @@ class EventStudyResult(ResultBase):
                 rows.append({"term": t, "mbar": m,
                              "id_low": beta[j] - steps * m * d_point, "id_high": beta[j] + steps * m * d_point,
                              "ci_low": lo[j] - steps * m * d_box, "ci_high": hi[j] + steps * m * d_box})
+        return pd.DataFrame(rows)
+
+    def flci(self, m: Sequence[float] = (0.0, 0.01, 0.02, 0.05, 0.1), *, l_vec: Sequence[float] | None = None,
+             vcov: str = "cr2", alpha: float = 0.05) -> pd.DataFrame:
+        """Fixed-length CIs under smoothness restrictions Δ^SD(M) (Rambachan & Roth 2023's FLCI).
+
+        ``θ = l'τ_post`` (default: the first post period, k = 0); the violation of parallel trends may
+        change slope by at most ``M`` per period. Uses the event-time coefficients (needs
+        ``reference = -1`` and at least one lead) with the ``vcov`` variance and normal critical values,
+        as HonestDiD; see :func:`welfare_eval.did._honest.flci_smoothness`. With binned end points the
+        end coefficients average several years, which the smoothness restriction does not model.
+        """
+        from ._honest import flci_smoothness
+
+        if self.reference != -1:
+            raise ValueError("flci() needs reference=-1 (pre periods, reference, post periods contiguous)")
+        pre = sorted(self.pre_terms, key=lambda t: self.rel[self.names.index(t)])
+        post = sorted(self.post_terms, key=lambda t: self.rel[self.names.index(t)])
+        if not pre:
+            raise ValueError("flci() needs at least one pre-period coefficient (leads >= 2)")
+        idx = [self.names.index(t) for t in pre + post]
+        v = {"cr2": self.fit.vcov_cr2, "cr1": self.fit.vcov_cr1}[vcov]()[np.ix_(idx, idx)]
+        b = self.fit.beta[idx]
+        lv = None if l_vec is None else np.asarray(l_vec, dtype=float)
+        rows = []
+        for mm in m:
+            r = flci_smoothness(b, v, len(pre), len(post), float(mm), lv, alpha)
+            rows.append({"M": mm, "estimate": r["estimate"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                         "half_length": r["half_length"], "max_bias": r["max_bias"]})
         return pd.DataFrame(rows)
 
     def plot(self, ax: Any = None, *, method: str = "cr2", **kwargs: Any) -> Any:

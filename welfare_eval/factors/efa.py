@@ -303,7 +303,8 @@ def efa(
     missing = [i for i in items if i not in responses.columns]
     if missing:
         raise ValueError(f"efa: item column(s) {missing} not found")
-    x = responses[items].apply(pd.to_numeric, errors="coerce").dropna()
+    # float64 (not nullable Int64, as the processed committee table has): factor_analyzer needs plain floats
+    x = responses[items].apply(pd.to_numeric, errors="coerce").astype("float64").dropna()
     if len(x) <= len(items):
         raise ValueError(f"efa: {len(x)} complete respondents for {len(items)} items; need more respondents")
     if groups is None:

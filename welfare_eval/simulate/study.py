@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from welfare_eval._results import ResultBase
+from welfare_eval.analysis import MATCH_COVARIATES as _PLAN_COVARIATES
 from welfare_eval.simulate.config import FieldworkConfig, FrameConfig
 from welfare_eval.simulate.defects import plan_defects
 from welfare_eval.simulate.fieldwork import Fieldwork, _cfg_dict, simulate_fieldwork
@@ -17,16 +18,9 @@ from welfare_eval.simulate.truth import Truth
 
 __all__ = ["MATCH_COVARIATES", "Study", "default_choose", "simulate_study"]
 
-#: Covariates of the default Mahalanobis matching.
-MATCH_COVARIATES: tuple[str, ...] = (
-    "mean_income",
-    "share_elderly",
-    "share_farm",
-    "sg_age",
-    "sg_members",
-    "sg_savings",
-    "n_households",
-)
+#: Covariates of the default Mahalanobis matching: the analysis plan's list, so that the demo's fieldwork
+#: villages are the ones the analysis stage's matching chooses.
+MATCH_COVARIATES: tuple[str, ...] = _PLAN_COVARIATES
 
 Chooser = Callable[[pd.DataFrame, int], pd.DataFrame]
 

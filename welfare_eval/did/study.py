@@ -1,0 +1,615 @@
+"""The study's impact analysis (issue #6): DiD tables for the pipeline and the report.
+
+:func:`analyze_impact` takes the processed tables (``households``, ``benefits``, ``villages``,
+``admin``) and returns Parquet-safe DataFrames keyed ``impact_*``. It reads and writes no files and
+never looks at the demo's planted truth; every statistic comes from :mod:`welfare_eval.did`
+(:func:`~welfare_eval.did.estimate`, :func:`~welfare_eval.did.many_outcomes`,
+:func:`~welfare_eval.did.dr_did`, :func:`~welfare_eval.did.event_study`). What this module adds is the
+analysis plan: outcomes, samples, weights, families, draws and the pilot's start year.
+
+Specification of the household effects (one regression per outcome and follow-up wave ``w``, on the
+interviewed households of the baseline and wave ``w``, weighted by the final survey weights)::
+
+    y_ivt = δ_w D_vt + α_v + λ_{p(v),t} + ε_ivt,    D_vt = treated_v · 1[t = w]
+
+with village fixed effects α_v, pair × wave fixed effects λ, clustering by the 18 pairs. Each follow-up
+wave is compared with the baseline in its own two-period regression, so every effect is a classic
+matched-pair DiD with all inference methods, including randomization inference with a CI by inversion
+(in a joint three-wave regression RI could only test the joint sharp null).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._progress import progress
+from .estimate import DiDResult, estimate
+from .multiple import adjust_pvalues, romano_wolf
+
+__all__ = [
+    "EVENT_OUTCOMES",
+    "HEADLINE_OUTCOMES",
+    "MAIN_OUTCOMES",
+    "RESULT_KEYS",
+    "analyze_impact",
+    "impact_sample",
+    "outcome_families",
+    "pilot_start_year",
+]
+
+#: Household outcomes of the main family (kept when the column exists). ``coped`` (coping with a
+#: health shock) is defined only for households with a shock; ``member_village_fund`` is a placebo
+#: (the pilot does not work through the village fund).
+MAIN_OUTCOMES: tuple[str, ...] = (
+    "any_welfare",
+    "n_welfare_types",
+    "welfare_amount",
+    "savings",
+    "debt",
+    "coped",
+    "qol_index",
+    "self_reliance_index",
+    "member_welfare_fund",
+    "member_savings_group",
+    "member_village_fund",
+)
+#: Headline outcomes: influence (leave one pair out), doubly robust check, plain-language paragraphs.
+HEADLINE_OUTCOMES: tuple[str, ...] = ("any_welfare", "welfare_amount", "savings", "member_welfare_fund", "qol_index")
+#: Savings-group panel outcomes of the event study (``admin`` table).
+EVENT_OUTCOMES: tuple[str, ...] = ("welfare_share", "welfare_payout_per_member")
+#: Keys of the returned dict.
+RESULT_KEYS: tuple[str, ...] = (
+    "impact_effects",
+    "impact_influence",
+    "impact_dr",
+    "impact_event",
+    "impact_event_tests",
+    "impact_sensitivity",
+)
+#: Inference methods of the household effects (``ri`` also yields the studentized ``ri_t`` rows).
+METHODS: tuple[str, ...] = ("cr1", "cr2", "wild", "ri")
+RECEIVED_PREFIX = "received_"
+WEIGHTS = "w_final"
+
+
+# --------------------------------------------------------------------------------------------------
+# Data preparation
+# --------------------------------------------------------------------------------------------------
+def _require(tables: Mapping[str, pd.DataFrame], *names: str) -> None:
+    missing = [n for n in names if n not in tables]
+    if missing:
+        raise ValueError(
+            f"processed tables {missing} are missing; run `welfare-eval clean` first (it writes them to data/processed/)"
+        )
+
+
+def _receipt_by_type(benefits: pd.DataFrame) -> pd.DataFrame:
+    """``received_<type>`` (0/1) per household × wave from the long benefits table."""
+    need = ["hh_id", "wave", "welfare_type", "received"]
+    miss = [c for c in need if c not in benefits.columns]
+    if miss:
+        raise ValueError(f"benefits table has no column(s) {miss}; it needs hh_id, wave, welfare_type, received")
+    b = benefits[need].copy()
+    b["wave"] = b["wave"].astype(str)
+    b["welfare_type"] = b["welfare_type"].astype(str)
+    dup = b.duplicated(["hh_id", "wave", "welfare_type"])
+    if dup.any():
+        first = b.loc[dup].iloc[0]
+        raise ValueError(
+            f"benefits table: {int(dup.sum())} duplicate household × wave × welfare_type rows "
+            f"(e.g. {first['hh_id']} {first['wave']} {first['welfare_type']}); the cleaning stage should prevent this"
+        )
+    b["received"] = pd.to_numeric(b["received"], errors="coerce").astype(float)
+    wide = b.pivot(index=["hh_id", "wave"], columns="welfare_type", values="received")
+    # order of the welfare types as in the reference code list (unknown codes last, alphabetical)
+    import welfare_eval.reference as ref
+
+    order = [c for c in ref.welfare_types()["code"] if c in wide.columns]
+    order += sorted(c for c in wide.columns if c not in order)
+    wide = wide[order]
+    wide.columns = [f"{RECEIVED_PREFIX}{c}" for c in wide.columns]
+    return wide.reset_index()
+
+
+def impact_sample(
+    tables: Mapping[str, pd.DataFrame], *, households: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Interviewed households × wave with final weights, outcomes as float and ``received_<type>`` columns.
+
+    ``households`` (optional) is the household table with the weight column ``w_final`` already
+    attached (e.g. by the lead's analysis); default :func:`welfare_eval.analysis.household_weights`.
+    Households interviewed but without benefit rows get missing ``received_*`` values and drop out of
+    those outcomes only (visible in ``n_obs``).
+    """
+    _require(tables, "households")
+    if households is None:
+        from welfare_eval.analysis import household_weights
+
+        households = household_weights(tables["households"])
+    if WEIGHTS not in households.columns:
+        raise ValueError(
+            f"households: no weight column {WEIGHTS!r}; pass the output of welfare_eval.analysis.household_weights()"
+        )
+    hh = households[households["interviewed"] == 1].copy()
+    hh["wave"] = hh["wave"].astype(str)
+    if (hh[WEIGHTS] <= 0).any() or hh[WEIGHTS].isna().any():
+        bad = hh.loc[(hh[WEIGHTS] <= 0) | hh[WEIGHTS].isna(), "hh_id"].iloc[0]
+        raise ValueError(f"households: interviewed household {bad} has a missing or non-positive {WEIGHTS!r}")
+    if "benefits" in tables:
+        rec = _receipt_by_type(tables["benefits"])
+        hh = hh.drop(columns=[c for c in rec.columns if c.startswith(RECEIVED_PREFIX) and c in hh.columns])
+        hh = hh.merge(rec, on=["hh_id", "wave"], how="left", validate="one_to_one")
+    for c in hh.columns:
+        if c in MAIN_OUTCOMES or c.startswith(RECEIVED_PREFIX):
+            hh[c] = pd.to_numeric(hh[c], errors="coerce").astype(float)
+    hh["treated"] = hh["treated"].astype(int)
+    return hh.reset_index(drop=True)
+
+
+def outcome_families(
+    sample: pd.DataFrame, outcomes: Sequence[str] | None = None, headline: Sequence[str] = HEADLINE_OUTCOMES
+) -> dict[str, list[str]]:
+    """Outcome families of the multiple-testing adjustments: ``primary``, ``secondary``, ``welfare_types``.
+
+    ``primary``: the ``headline`` outcomes; ``welfare_types``: receipt of each welfare type
+    (``received_<code>``); ``secondary``: the rest. Default outcomes: the :data:`MAIN_OUTCOMES` present in
+    ``sample`` and every ``received_<type>`` column. Empty families are left out.
+    """
+    if outcomes is None:
+        ys = [c for c in MAIN_OUTCOMES if c in sample.columns]
+        ys += [c for c in sample.columns if c.startswith(RECEIVED_PREFIX)]
+    else:
+        missing = [c for c in outcomes if c not in sample.columns]
+        if missing:
+            raise ValueError(f"outcomes {missing} are not columns of the household sample")
+        ys = list(dict.fromkeys(outcomes))
+    fam = {
+        "primary": [y for y in ys if y in headline],
+        "secondary": [y for y in ys if y not in headline and not y.startswith(RECEIVED_PREFIX)],
+        "welfare_types": [y for y in ys if y not in headline and y.startswith(RECEIVED_PREFIX)],
+    }
+    return {k: v for k, v in fam.items() if v}
+
+
+def pilot_start_year(tables: Mapping[str, pd.DataFrame], *, start_year: int | None = None) -> pd.Series:
+    """First post year (CE) of each pilot village, indexed by ``village_id``.
+
+    In order of precedence: the ``start_year`` argument (all pilots); a ``start_year`` column of the
+    ``villages`` table (one per pilot); else the calendar year of the baseline household survey. The
+    baseline is fielded before the pilot's activities begin, in the pilot's first year, and the
+    savings groups keep calendar-year accounts, so the first accounting year touched by the pilot is the
+    year the baseline fieldwork ended (the latest baseline interview year; ``year`` column, else the
+    interview date). If a baseline was fielded in the year *before* the pilot started, pass
+    ``start_year`` explicitly.
+    """
+    _require(tables, "villages")
+    v = tables["villages"]
+    pilots = v.loc[v["treated"].astype(int) == 1, "village_id"].astype(str)
+    if start_year is not None:
+        return pd.Series(int(start_year), index=pd.Index(pilots, name="village_id"), name="start_year")
+    if "start_year" in v.columns:
+        s = pd.to_numeric(v.set_index(v["village_id"].astype(str))["start_year"], errors="coerce").reindex(pilots)
+        if s.isna().any():
+            raise ValueError(f"villages.start_year is missing for pilot village(s) {list(s.index[s.isna()][:5])}")
+        return s.astype(int).rename("start_year")
+    _require(tables, "households")
+    hh = tables["households"]
+    base = hh[(hh["wave"].astype(str) == "baseline") & (hh["interviewed"] == 1)]
+    if base.empty:
+        raise ValueError("no interviewed baseline households to date the pilot's start; pass start_year=")
+    if "year" in base.columns and base["year"].notna().any():
+        yr = int(pd.to_numeric(base["year"], errors="coerce").max())
+    elif "interview_time" in base.columns and base["interview_time"].notna().any():
+        yr = int(pd.to_datetime(base["interview_time"]).dt.year.max())
+    else:
+        raise ValueError("households has neither `year` nor `interview_time` for the baseline; pass start_year=")
+    return pd.Series(yr, index=pd.Index(pilots, name="village_id"), name="start_year")
+
+
+# --------------------------------------------------------------------------------------------------
+# Household effects
+# --------------------------------------------------------------------------------------------------
+def _two_wave(sample: pd.DataFrame, wave: str) -> pd.DataFrame:
+    d = sample[sample["wave"].isin(["baseline", wave])].copy()
+    d["post"] = (d["wave"] == wave).astype(int)
+    return d
+
+
+def _is_binary(s: pd.Series) -> bool:
+    v = s.dropna().unique()
+    return bool(len(v) > 0 and np.isin(v, (0.0, 1.0)).all())
+
+
+def _comparison_means(d: pd.DataFrame, y: str) -> tuple[float, float]:
+    """Weighted mean of ``y`` among comparison households at baseline and at the follow-up wave."""
+    out = []
+    for post in (0, 1):
+        s = d[(d["treated"] == 0) & (d["post"] == post)].dropna(subset=[y])
+        out.append(float(np.average(s[y], weights=s[WEIGHTS])) if len(s) else np.nan)
+    return out[0], out[1]
+
+
+def _effects(
+    sample: pd.DataFrame, ys: Sequence[str], wave: str, *, draws: int, seed: int
+) -> tuple[pd.DataFrame, dict[str, DiDResult]]:
+    """One family at one follow-up wave: each outcome on its own complete cases (e.g. ``coped``: households
+    with a health shock), then the family's adjusted p-values."""
+    d = _two_wave(sample, wave)
+    results: dict[str, DiDResult] = {}
+    tabs = []
+    for y in ys:
+        dy = d.dropna(subset=[y])
+        r = estimate(dy, outcome=y, treated="treated", post="post", unit="village_id", pair="pair_id",
+                     weights=WEIGHTS, inference=METHODS, draws=draws, seed=seed)
+        results[y] = r
+        t = r.tidy()
+        t.insert(0, "outcome", y)
+        b0, b1 = _comparison_means(dy, y)
+        t["mean_comparison_baseline"] = b0
+        t["mean_comparison_wave"] = b1
+        t["scale"] = "proportion" if _is_binary(dy[y]) else "level"
+        tabs.append(t)
+    return _adjust_family(pd.concat(tabs, ignore_index=True), results), results
+
+
+def _adjust_family(tab: pd.DataFrame, results: Mapping[str, DiDResult]) -> pd.DataFrame:
+    """Holm and BH within each method; Romano–Wolf over the joint draws (``wild``, ``ri_t``).
+
+    This is :func:`~welfare_eval.did.many_outcomes`'s computation; it is repeated here because the
+    outcomes have different complete-case samples (``many_outcomes`` takes one data set). The draws
+    depend only on the number of pairs, ``draws`` and the seed, so all outcomes share them.
+    """
+    tab = tab.copy()
+    for col in ("p_holm", "p_bh", "p_romano_wolf"):
+        tab[col] = np.nan
+    for method in dict.fromkeys(tab["method"]):
+        rows = np.flatnonzero((tab["method"] == method).to_numpy())
+        pv = tab["p_value"].to_numpy(dtype=float)[rows]
+        tab.loc[rows, "p_holm"] = adjust_pvalues(pv, "holm")
+        tab.loc[rows, "p_bh"] = adjust_pvalues(pv, "bh")
+        if method in ("wild", "ri_t"):
+            kind = "wild" if method == "wild" else "ri"
+            t_obs, t_star = [], []
+            for y in tab["outcome"].to_numpy()[rows]:
+                r = results[str(y)]
+                star, obs = r.draws[("D", kind)].stats(r.null, studentized=True)
+                t_obs.append(obs)
+                t_star.append(star)
+            if len({s.size for s in t_star}) == 1:
+                tab.loc[rows, "p_romano_wolf"] = romano_wolf(
+                    t_obs, np.column_stack(t_star), ties="half" if kind == "wild" else "full"
+                )
+    return tab
+
+
+# --------------------------------------------------------------------------------------------------
+# Robustness: leave one pair out, doubly robust DiD
+# --------------------------------------------------------------------------------------------------
+def _influence(results: Mapping[tuple[str, str], Any], headline: Sequence[str]) -> pd.DataFrame:
+    rows = []
+    for (y, wave), r in results.items():
+        if y not in headline:
+            continue
+        inf = r.influence()
+        inf = inf[inf["term"] == "D"]
+        est = float(r.coef["D"])
+        for _, row in inf.iterrows():
+            rows.append({"outcome": y, "wave": wave, "pair_id": int(row["cluster"]), "estimate": est,
+                         "estimate_without": float(row["estimate_without"]), "change": float(row["change"])})
+    cols = ["outcome", "wave", "pair_id", "estimate", "estimate_without", "change"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _village_covariates(villages: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
+    """Village covariates, standardized over the study villages (the DR-DiD estimate is invariant to
+    affine transformations of the covariates; standardizing only helps the logit's numerics)."""
+    miss = [c for c in covariates if c not in villages.columns]
+    if miss:
+        raise ValueError(f"villages table has no matching covariate(s) {miss}")
+    v = villages[["village_id", *covariates]].copy()
+    v["village_id"] = v["village_id"].astype(str)
+    for c in covariates:
+        x = pd.to_numeric(v[c], errors="coerce").astype(float)
+        if x.isna().any():
+            raise ValueError(f"villages.{c} is missing for village(s) {list(v.loc[x.isna(), 'village_id'][:5])}")
+        sd = float(x.std(ddof=0))
+        v[f"z_{c}"] = (x - x.mean()) / (sd if sd > 0 else 1.0)
+    return v[["village_id", *[f"z_{c}" for c in covariates]]]
+
+
+def _dr(sample: pd.DataFrame, villages: pd.DataFrame, headline: Sequence[str], waves: Sequence[str],
+        covariates: Sequence[str]) -> pd.DataFrame:
+    from .doubly_robust import dr_did
+
+    zc = _village_covariates(villages, covariates)
+    zcols = [c for c in zc.columns if c != "village_id"]
+    s = sample.assign(village_id=sample["village_id"].astype(str)).merge(zc, on="village_id", how="left",
+                                                                          validate="many_to_one")
+    rows = []
+    for wave in waves:
+        d = _two_wave(s, wave)
+        for y in headline:
+            dy = d.dropna(subset=[y])
+            for label, cov in (("none", []), ("match", zcols)):
+                r = dr_did(dy, outcome=y, treated="treated", post="post", unit=None, covariates=cov,
+                           pair="pair_id", weights=WEIGHTS)
+                t = r.tidy()
+                t.insert(0, "outcome", y)
+                t.insert(1, "wave", wave)
+                t.insert(2, "covariates", label)
+                rows.append(t)
+    out = pd.concat(rows, ignore_index=True)
+    out["covariate_list"] = "|".join(covariates)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Event study on the savings-group panel
+# --------------------------------------------------------------------------------------------------
+def _event(
+    admin: pd.DataFrame,
+    start: pd.Series,
+    outcomes: Sequence[str],
+    *,
+    leads: int | None,
+    draws: int,
+    seed: int,
+    m_rel: Sequence[float],
+    mbar: Sequence[float],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    from .event_study import event_study
+
+    a = admin.copy()
+    a["village_id"] = a["village_id"].astype(str)
+    a["start_year"] = a["village_id"].map(start).astype(float)  # NaN for comparison villages
+    a["year"] = a["year"].astype(int)
+    rel = a["year"] - a["start_year"]
+    n_pre = int(-rel.min()) if rel.notna().any() else 0
+    n_post = int(rel.max()) if rel.notna().any() else -1
+    if n_post < 0:
+        raise ValueError(f"admin: no savings-group year on or after the pilot's start ({int(start.min())}); "
+                         "check start_year")
+    use_leads = n_pre if leads is None else int(leads)
+    if use_leads < 2:
+        raise ValueError(f"admin: only {n_pre} pre-period year(s) before the start; the event study needs 2")
+    ev_rows, test_rows, sens_rows = [], [], []
+    for y in progress(list(outcomes), desc="impact: event study"):
+        d = a.dropna(subset=[y])
+        d = d.assign(**{y: pd.to_numeric(d[y], errors="coerce").astype(float)})
+        res = event_study(d, outcome=y, unit="village_id", time="year", start="start_year", pair="pair_id",
+                          leads=use_leads, lags=n_post, reference=-1, bin_endpoints=True,
+                          inference=("cr1", "cr2", "wild"), draws=draws, seed=seed)
+        t = res.tidy()
+        t.insert(0, "outcome", y)
+        t["draws"] = np.where(t["method"] == "wild", float(min(draws, 2 ** int(t["n_clusters"].iloc[0]))), np.nan)
+        t["leads"] = use_leads
+        t["lags"] = n_post
+        starts = sorted(set(start.astype(int)))
+        t["start_year"] = starts[0] if len(starts) == 1 else -1
+        ev_rows.append(t)
+        # tests ------------------------------------------------------------------------------------
+        for method, name in (("cr2", "pretrend_htz_cr2"), ("cr1", "pretrend_f_cr1")):
+            pt = res.pretrend_test(method=method)
+            test_rows.append({"outcome": y, "test": name, "statistic": pt["F"], "df_num": pt["df_num"],
+                              "df_denom": pt["df_denom"], "p_value": pt["p_value"], "power": np.nan,
+                              "slope": np.nan, "term": "", "value": np.nan})
+        test_rows.append({"outcome": y, "test": "sup_t_critical", "statistic": np.nan, "df_num": np.nan,
+                          "df_denom": float(res.fit.n_clusters - 1), "p_value": np.nan, "power": np.nan,
+                          "slope": np.nan, "term": "", "value": res.sup_t_critical()})
+        pw = res.pretrend_power((0.5, 0.8))
+        for _, r in pw.iterrows():
+            for term in res.post_terms:
+                test_rows.append({"outcome": y, "test": "pretrend_power", "statistic": np.nan, "df_num": np.nan,
+                                  "df_denom": np.nan, "p_value": np.nan, "power": float(r["power"]),
+                                  "slope": float(r["slope"]), "term": term, "value": float(r[f"bias {term}"])})
+        # sensitivity ------------------------------------------------------------------------------
+        se_cr2 = t[(t["method"] == "cr2")].set_index("term")["std_error"]
+        post_sorted = sorted(res.post_terms, key=lambda s: int(s.split("=")[1]))
+        for k, term in enumerate(post_sorted):
+            l_vec = np.zeros(len(post_sorted))
+            l_vec[k] = 1.0
+            scale = float(se_cr2[term])
+            ms = [float(x) * scale for x in m_rel]
+            fl = res.flci(m=ms, l_vec=l_vec)
+            bd = _flci_breakdown(res, l_vec, scale)
+            for x, (_, r) in zip(m_rel, fl.iterrows(), strict=True):
+                sens_rows.append({"outcome": y, "term": term, "restriction": "smoothness", "bound": float(r["M"]),
+                                  "bound_rel_se": float(x), "estimate": float(r["estimate"]),
+                                  "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"]),
+                                  "id_low": np.nan, "id_high": np.nan, "max_bias": float(r["max_bias"]),
+                                  "breakdown": bd})
+        rm = res.sensitivity(mbar=list(mbar))
+        for term, g in rm.groupby("term", sort=False):
+            bd = _rm_breakdown(res, str(term))
+            for _, r in g.iterrows():
+                sens_rows.append({"outcome": y, "term": str(term), "restriction": "relative_magnitudes",
+                                  "bound": float(r["mbar"]), "bound_rel_se": np.nan,
+                                  "estimate": float(res.fit.beta[res.names.index(str(term))]),
+                                  "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"]),
+                                  "id_low": float(r["id_low"]), "id_high": float(r["id_high"]),
+                                  "max_bias": np.nan, "breakdown": bd})
+    ev = pd.concat(ev_rows, ignore_index=True)
+    tests = pd.DataFrame(test_rows)
+    sens = pd.DataFrame(sens_rows)
+    sens["includes_zero"] = (sens["ci_low"] <= 0) & (sens["ci_high"] >= 0)
+    return ev, tests, sens
+
+
+def _flci_breakdown(res: Any, l_vec: np.ndarray, scale: float, *, tol: float = 1e-3) -> float:
+    """Smallest M (smoothness bound) at which the FLCI contains 0 (0 when it already does at M = 0,
+    NaN when it still excludes 0 at M = 64·se). Bisection on M with relative tolerance ``tol``."""
+
+    def excludes(m: float) -> bool:
+        r = res.flci(m=[m], l_vec=l_vec).iloc[0]
+        return bool(r["ci_low"] > 0 or r["ci_high"] < 0)
+
+    if not excludes(0.0):
+        return 0.0
+    hi = scale
+    while excludes(hi):
+        hi *= 2.0
+        if hi > 64 * scale:
+            return float("nan")
+    lo = 0.0 if hi == scale else hi / 2.0
+    while hi - lo > tol * scale:
+        mid = 0.5 * (lo + hi)
+        if excludes(mid):
+            lo = mid
+        else:
+            hi = mid
+    return float(hi)
+
+
+def _rm_breakdown(res: Any, term: str) -> float:
+    """Smallest M̄ at which the relative-magnitudes projection CI contains 0.
+
+    The CI bounds are linear in M̄ (:meth:`EventStudyResult.sensitivity`), so the crossing follows from
+    the bounds at M̄ = 0 and 1; NaN when the pre-periods show no variation (the CI never widens)."""
+    s = res.sensitivity(mbar=[0.0, 1.0])
+    s = s[s["term"] == term].set_index("mbar")
+    lo0, lo1 = float(s.loc[0.0, "ci_low"]), float(s.loc[1.0, "ci_low"])
+    hi0, hi1 = float(s.loc[0.0, "ci_high"]), float(s.loc[1.0, "ci_high"])
+    if lo0 <= 0 <= hi0:
+        return 0.0
+    if lo0 > 0:
+        slope = lo0 - lo1
+        return lo0 / slope if slope > 0 else float("nan")
+    slope = hi1 - hi0
+    return -hi0 / slope if slope > 0 else float("nan")
+
+
+# --------------------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------------------
+def analyze_impact(
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    households: pd.DataFrame | None = None,
+    seed: int = 0,
+    draws: int = 2**12,
+    headline_draws: int = 2**18,
+    outcomes: Sequence[str] | None = None,
+    headline: Sequence[str] = HEADLINE_OUTCOMES,
+    waves: Sequence[str] = ("midline", "endline"),
+    event_outcomes: Sequence[str] = EVENT_OUTCOMES,
+    start_year: int | None = None,
+    leads: int | None = None,
+    event_draws: int = 2**12,
+    covariates: Sequence[str] | None = None,
+    flci_m: Sequence[float] = (0.0, 0.25, 0.5, 1.0, 2.0),
+    mbar: Sequence[float] = (0.0, 0.5, 1.0, 1.5, 2.0),
+) -> dict[str, pd.DataFrame]:
+    """The study's DiD tables (household effects, influence, DR-DiD, event study, sensitivity).
+
+    Parameters
+    ----------
+    tables
+        Processed tables: ``households``, ``villages`` (required), ``benefits`` (receipt by welfare
+        type), ``admin`` (event study; skipped with empty tables when absent).
+    households
+        Household table with final weights ``w_final``; default
+        :func:`welfare_eval.analysis.household_weights` of ``tables["households"]``.
+    seed
+        Seed of the random draws (wild bootstrap, randomization, sup-t, pre-test power).
+    draws, headline_draws
+        Wild-bootstrap draws / randomization assignments per outcome and wave: ``headline_draws``
+        for the ``primary`` family (the headline outcomes; default 2^18 = full enumeration of the 2^18
+        sign vectors / within-pair swaps with 18 pairs), ``draws`` (2^12 random draws) for the other
+        families. One value per family because the Romano–Wolf step-down needs the same draws for all
+        its outcomes. The ``draws`` and ``enumerated`` columns say which.
+    outcomes
+        Household outcome columns (default: :data:`MAIN_OUTCOMES` present + receipt of every welfare
+        type ``received_<code>``); families by :func:`outcome_families`.
+    headline
+        Primary outcomes (their own family; leave-one-pair-out and doubly robust estimates).
+    waves
+        Follow-up waves, each compared with the baseline.
+    event_outcomes, start_year, leads, event_draws
+        Savings-group panel outcomes (kept when present in ``admin``), the pilot's first post year
+        (default: :func:`pilot_start_year`), the number of pre-period years (default: all years in the
+        panel, so no binning of early years) and the wild-bootstrap draws per coefficient.
+    covariates
+        Village covariates of the doubly robust DiD (default
+        :data:`welfare_eval.analysis.MATCH_COVARIATES`, those present in ``villages``).
+    flci_m, mbar
+        Sensitivity grids: smoothness bound M in units of the coefficient's CR2 standard error, and
+        relative-magnitudes bound M̄.
+
+    Returns
+    -------
+    dict of DataFrame
+        ``impact_effects`` (outcome × family × wave × method: estimate, SE, df, p, CI, draws,
+        enumerated, p_holm, p_bh, p_romano_wolf, comparison means, scale, headline),
+        ``impact_influence`` (headline outcome × wave × pair: estimate without the pair),
+        ``impact_dr`` (headline outcome × wave × covariates none/match × method if/cr1),
+        ``impact_event`` (outcome × event time × method cr1/cr2/wild/sup_t),
+        ``impact_event_tests`` (pre-trend HTZ and F tests, sup-t critical value, Roth pre-test power),
+        ``impact_sensitivity`` (FLCI over M and relative magnitudes over M̄ with breakdown values).
+    """
+    from welfare_eval.analysis import MATCH_COVARIATES
+
+    _require(tables, "households", "villages")
+    sample = impact_sample(tables, households=households)
+    families = outcome_families(sample, outcomes, headline)
+    bad_waves = [w for w in waves if w not in set(sample["wave"]) or w == "baseline"]
+    if bad_waves:
+        raise ValueError(f"waves {bad_waves}: give follow-up waves present in the household table (not baseline)")
+    heads = [y for y in headline if any(y in ys for ys in families.values())]
+
+    frames = []
+    all_results: dict[tuple[str, str], DiDResult] = {}
+    jobs = [(w, fam, ys) for w in waves for fam, ys in families.items()]
+    for wave, fam, ys in progress(jobs, desc="impact: effects", total=len(jobs)):
+        nd = headline_draws if fam == "primary" else draws
+        tab, res = _effects(sample, ys, wave, draws=nd, seed=seed)
+        tab.insert(1, "family", fam)
+        tab.insert(2, "wave", wave)
+        frames.append(tab)
+        all_results.update({(y, wave): r for y, r in res.items()})
+    eff = pd.concat(frames, ignore_index=True)
+    eff["enumerated"] = eff["draws"].notna() & (eff["draws"] >= 2.0 ** eff["n_clusters"].astype(float))
+    eff["headline"] = eff["outcome"].isin(heads)
+
+    out: dict[str, pd.DataFrame] = {"impact_effects": eff}
+    out["impact_influence"] = _influence(all_results, heads)
+    cov = [c for c in (covariates if covariates is not None else MATCH_COVARIATES)
+           if covariates is not None or c in tables["villages"].columns]
+    out["impact_dr"] = _dr(sample, tables["villages"], heads, waves, cov)
+
+    ev_out = [y for y in event_outcomes if "admin" in tables and y in tables["admin"].columns]
+    if ev_out:
+        start = pilot_start_year(tables, start_year=start_year)
+        ev, tests, sens = _event(tables["admin"], start, ev_out, leads=leads, draws=event_draws, seed=seed,
+                                 m_rel=flci_m, mbar=mbar)
+    else:
+        ev = pd.DataFrame(columns=["outcome", "term", "rel_time", "method", "estimate", "std_error", "df",
+                                   "statistic", "p_value", "ci_low", "ci_high", "n_obs", "n_clusters", "draws",
+                                   "leads", "lags", "start_year"])
+        tests = pd.DataFrame(columns=["outcome", "test", "statistic", "df_num", "df_denom", "p_value", "power",
+                                      "slope", "term", "value"])
+        sens = pd.DataFrame(columns=["outcome", "term", "restriction", "bound", "bound_rel_se", "estimate", "ci_low",
+                                     "ci_high", "id_low", "id_high", "max_bias", "breakdown", "includes_zero"])
+    out["impact_event"] = ev
+    out["impact_event_tests"] = tests
+    out["impact_sensitivity"] = sens
+    return {k: _parquet_safe(v) for k, v in out.items()}
+
+
+def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Plain column dtypes (float, int, bool, str) so the tables round-trip through Parquet unchanged."""
+    df = df.reset_index(drop=True).copy()
+    for c in df.columns:
+        s = df[c]
+        if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object or pd.api.types.is_string_dtype(s):
+            df[c] = s.astype(str).astype("string")
+        elif pd.api.types.is_bool_dtype(s):
+            df[c] = s.astype(bool)
+        elif pd.api.types.is_integer_dtype(s):
+            df[c] = s.astype("int64")
+        elif pd.api.types.is_numeric_dtype(s):
+            df[c] = s.astype(float)
+    return df
