@@ -141,24 +141,19 @@ def sample_sizes(households: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def household_weights(households: pd.DataFrame) -> pd.DataFrame:
-    """Design and nonresponse-adjusted weights of every sampled household (survey stage).
+def household_weights(households: pd.DataFrame, villages: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Survey weights of every sampled household (the survey stage's weights pipeline).
 
-    Base weight N/n (simple random sample of n of the village's N households in each wave); unit
-    nonresponse adjusted within village × wave weighting classes with
-    :func:`welfare_eval.survey.adjust_nonresponse`, so the respondents of a village carry its N
-    households. Returns the households with ``w_base`` and ``w_final`` (0 for nonrespondents).
+    Base weight N/n (simple random sample of n of the village's N households in each wave), unit
+    nonresponse adjusted within village × wave weighting classes, calibrated to the village household
+    counts (see :func:`welfare_eval.survey.study.weights_pipeline`). Adds ``w_base``,
+    ``w_nonresponse``, ``w_final`` (0 for nonrespondents) and ``w_panel`` (the baseline → endline
+    longitudinal weight).
     """
-    from welfare_eval.survey import Design, adjust_nonresponse
+    from welfare_eval.survey.study import weights_pipeline
 
-    hh = households.copy()
-    hh["w_base"] = hh["n_population"].astype(float) / hh["n_sampled"].astype(float)
-    hh["wave"] = hh["wave"].astype(str)
-    hh["_class"] = hh["village_id"].astype(str) + "|" + hh["wave"]
-    d = Design(hh, weights="w_base", strata="region", psu="village_id")
-    d = adjust_nonresponse(d, "interviewed", classes="_class")
-    hh["w_final"] = np.asarray(d.weights, dtype=float)
-    return hh.drop(columns="_class")
+    hh, _audit = weights_pipeline(households, villages)
+    return hh
 
 
 def preliminary_did(
@@ -212,7 +207,9 @@ def analyze_study(
         (matching result on the frame, with ``surveyed`` = the pair is the one in the fieldwork), ``reserves``,
         ``unmatched``, ``balance`` (before/after matching), ``balance_tests`` (iebaltab-style within-pair
         differences), ``balance_overall`` (joint F and within-pair permutation test), ``sample_sizes``,
-        ``weights_summary``, ``did_preliminary``; with committee ratings also the success-factor tables
+        ``weights_summary``, ``did_preliminary``; the weighted descriptive tables ``survey_*`` of
+        :func:`welfare_eval.survey.study.weighted_tables` (weights audit, receipt by welfare type, outcomes,
+        change between waves, design effects); with committee ratings also the success-factor tables
         ``factors_*`` of :func:`welfare_eval.factors.study.analyze_factors` (reliability, village scores, ICC,
         EFA, success measures, associations, all-subsets, dominance, moderation, QCA).
     """
@@ -253,7 +250,7 @@ def analyze_study(
     )
 
     out["sample_sizes"] = sample_sizes(households)
-    hh = household_weights(households)
+    hh = household_weights(households, villages)
     resp = hh[hh["interviewed"] == 1]
     resp = resp.assign(wave=pd.Categorical(resp["wave"], categories=list(ref.WAVES), ordered=True))
     g = resp.groupby(["wave", "arm"], sort=True, observed=True)
@@ -270,6 +267,10 @@ def analyze_study(
     out["did_preliminary"] = preliminary_did(
         hh, outcomes=plan.outcomes, waves=plan.waves, inference=plan.inference, draws=plan.draws, seed=seed
     )
+    if "benefits" in tables:
+        from welfare_eval.survey.study import weighted_tables
+
+        out.update(weighted_tables(households, tables["benefits"], villages=villages))
     if "committee" in tables:
         from welfare_eval.factors.study import analyze_factors
 
