@@ -32,7 +32,8 @@ def test_run_produces_self_contained_thai_report(demo_project: Path) -> None:
     assert "การประเมินผลโครงการชุมชนสวัสดิการ" in html
     assert "data:image/png;base64" in html
     assert "<math" in html
-    assert "ผลเบื้องต้น" in html  # the DiD table is marked preliminary
+    assert "ผลการประเมิน (Impact)" in html
+    assert "ปัจจัยแห่งความสำเร็จ" in html
 
 
 def test_processed_tables_and_results_exist(demo_project: Path) -> None:

@@ -207,7 +207,10 @@ def analyze_study(
         (matching result on the frame, with ``surveyed`` = the pair is the one in the fieldwork), ``reserves``,
         ``unmatched``, ``balance`` (before/after matching), ``balance_tests`` (iebaltab-style within-pair
         differences), ``balance_overall`` (joint F and within-pair permutation test), ``sample_sizes``,
-        ``weights_summary``, ``did_preliminary``; the weighted descriptive tables ``survey_*`` of
+        ``weights_summary``, ``did_preliminary`` (the headline outcomes at endline, as first reported),
+        the impact tables ``impact_*`` of :func:`welfare_eval.did.study.analyze_impact` (effects by outcome and
+        wave with every inference method and multiple-testing adjustment, leave-one-pair-out, doubly robust
+        DiD, event study with pre-trend tests and sensitivity); the weighted descriptive tables ``survey_*`` of
         :func:`welfare_eval.survey.study.weighted_tables` (weights audit, receipt by welfare type, outcomes,
         change between waves, design effects); with committee ratings also the success-factor tables
         ``factors_*`` of :func:`welfare_eval.factors.study.analyze_factors` (reliability, village scores, ICC,
@@ -267,6 +270,9 @@ def analyze_study(
     out["did_preliminary"] = preliminary_did(
         hh, outcomes=plan.outcomes, waves=plan.waves, inference=plan.inference, draws=plan.draws, seed=seed
     )
+    from welfare_eval.did.study import analyze_impact
+
+    out.update(analyze_impact(tables, households=hh, seed=seed))  # impact_* tables
     if "benefits" in tables:
         from welfare_eval.survey.study import weighted_tables
 

@@ -259,7 +259,7 @@ def analyze(paths: Paths, *, seed: int) -> dict[str, pd.DataFrame]:
     from welfare_eval.analysis import analyze_study
 
     tables = load_processed(paths)
-    _say("analysing: matching, balance, weights, preliminary DiD …")
+    _say("analysing: matching and balance, survey weights, impact (DiD), success factors …")
     results = analyze_study(tables, seed=seed)
     for name, df in results.items():
         _write_parquet(df, paths.results / f"{name}.parquet")

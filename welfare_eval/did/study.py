@@ -73,6 +73,11 @@ RESULT_KEYS: tuple[str, ...] = (
 #: Inference methods of the household effects (``ri`` also yields the studentized ``ri_t`` rows).
 METHODS: tuple[str, ...] = ("cr1", "cr2", "wild", "ri")
 RECEIVED_PREFIX = "received_"
+EVENT_COLUMNS = ["outcome", "term", "rel_time", "method", "estimate", "std_error", "df", "statistic", "p_value",
+                 "ci_low", "ci_high", "n_obs", "n_clusters", "draws", "leads", "lags", "binned", "start_year"]
+TEST_COLUMNS = ["outcome", "test", "statistic", "df_num", "df_denom", "p_value", "power", "slope", "term", "value"]
+SENS_COLUMNS = ["outcome", "term", "restriction", "bound", "bound_rel_se", "estimate", "ci_low", "ci_high", "id_low",
+                "id_high", "max_bias", "breakdown", "leads", "includes_zero"]
 WEIGHTS = "w_final"
 
 
@@ -341,10 +346,29 @@ def _dr(sample: pd.DataFrame, villages: pd.DataFrame, headline: Sequence[str], w
                 t.insert(0, "outcome", y)
                 t.insert(1, "wave", wave)
                 t.insert(2, "covariates", label)
+                t = t.assign(**_overlap(dy, cov))
                 rows.append(t)
     out = pd.concat(rows, ignore_index=True)
     out["covariate_list"] = "|".join(covariates)
     return out
+
+
+def _overlap(d: pd.DataFrame, cov: Sequence[str]) -> dict[str, float]:
+    """Overlap diagnostics of the DR-DiD propensity score (the same weighted logit of ``treated`` on the
+    covariates over all rows, fitted by statsmodels): the largest score among comparison villages and the
+    Kish effective number of comparison villages under the odds weights ``w p/(1-p)`` summed by village."""
+    if not cov:
+        n_c = float(d.loc[d["treated"] == 0, "village_id"].nunique())
+        return {"ps_max_comparison": float(np.average(d["treated"], weights=d[WEIGHTS])), "ess_comparison": n_c}
+    import statsmodels.api as sm
+
+    x = sm.add_constant(d[list(cov)].to_numpy(dtype=float))
+    w = d[WEIGHTS].to_numpy(dtype=float)
+    fit = sm.GLM(d["treated"].to_numpy(dtype=float), x, family=sm.families.Binomial(), freq_weights=w / w.mean()).fit()
+    ps = np.asarray(fit.fittedvalues)
+    comp = (d["treated"] == 0).to_numpy()
+    odds = pd.Series(w[comp] * ps[comp] / (1 - ps[comp])).groupby(d["village_id"].to_numpy()[comp]).sum()
+    return {"ps_max_comparison": float(ps[comp].max()), "ess_comparison": float(odds.sum() ** 2 / (odds**2).sum())}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -356,6 +380,8 @@ def _event(
     outcomes: Sequence[str],
     *,
     leads: int | None,
+    sensitivity_leads: int,
+    flci_terms: Sequence[int],
     draws: int,
     seed: int,
     m_rel: Sequence[float],
@@ -368,27 +394,32 @@ def _event(
     a["start_year"] = a["village_id"].map(start).astype(float)  # NaN for comparison villages
     a["year"] = a["year"].astype(int)
     rel = a["year"] - a["start_year"]
-    n_pre = int(-rel.min()) if rel.notna().any() else 0
-    n_post = int(rel.max()) if rel.notna().any() else -1
+    if not rel.notna().any():
+        raise ValueError("admin: no savings-group records of pilot villages")
+    n_pre, n_post = int(-rel.min()), int(rel.max())
     if n_post < 0:
         raise ValueError(f"admin: no savings-group year on or after the pilot's start ({int(start.min())}); "
                          "check start_year")
     use_leads = n_pre if leads is None else int(leads)
-    if use_leads < 2:
-        raise ValueError(f"admin: only {n_pre} pre-period year(s) before the start; the event study needs 2")
+    if min(use_leads, n_pre) < 2 or sensitivity_leads < 2:
+        raise ValueError(f"admin: {n_pre} pre-period year(s) before the start, leads={use_leads}, "
+                         f"sensitivity_leads={sensitivity_leads}; the event study needs at least 2")
+    s_leads = min(sensitivity_leads, n_pre)
+    starts = sorted(set(start.astype(int)))
     ev_rows, test_rows, sens_rows = [], [], []
+    kw: dict[str, Any] = {"unit": "village_id", "time": "year", "start": "start_year", "pair": "pair_id",
+                          "reference": -1, "draws": draws, "seed": seed}
     for y in progress(list(outcomes), desc="impact: event study"):
         d = a.dropna(subset=[y])
         d = d.assign(**{y: pd.to_numeric(d[y], errors="coerce").astype(float)})
-        res = event_study(d, outcome=y, unit="village_id", time="year", start="start_year", pair="pair_id",
-                          leads=use_leads, lags=n_post, reference=-1, bin_endpoints=True,
-                          inference=("cr1", "cr2", "wild"), draws=draws, seed=seed)
+        res = event_study(d, outcome=y, leads=use_leads, lags=n_post, bin_endpoints=True,
+                          inference=("cr1", "cr2", "wild"), **kw)
         t = res.tidy()
         t.insert(0, "outcome", y)
         t["draws"] = np.where(t["method"] == "wild", float(min(draws, 2 ** int(t["n_clusters"].iloc[0]))), np.nan)
         t["leads"] = use_leads
         t["lags"] = n_post
-        starts = sorted(set(start.astype(int)))
+        t["binned"] = use_leads < n_pre
         t["start_year"] = starts[0] if len(starts) == 1 else -1
         ev_rows.append(t)
         # tests ------------------------------------------------------------------------------------
@@ -406,62 +437,82 @@ def _event(
                 test_rows.append({"outcome": y, "test": "pretrend_power", "statistic": np.nan, "df_num": np.nan,
                                   "df_denom": np.nan, "p_value": np.nan, "power": float(r["power"]),
                                   "slope": float(r["slope"]), "term": term, "value": float(r[f"bias {term}"])})
-        # sensitivity ------------------------------------------------------------------------------
-        se_cr2 = t[(t["method"] == "cr2")].set_index("term")["std_error"]
-        post_sorted = sorted(res.post_terms, key=lambda s: int(s.split("=")[1]))
-        for k, term in enumerate(post_sorted):
-            l_vec = np.zeros(len(post_sorted))
-            l_vec[k] = 1.0
+        # sensitivity on the window [-sensitivity_leads, lags] (years before it dropped, not binned) ----
+        ds = d[~(d["year"] - d["start_year"] < -s_leads)]  # keeps comparison villages (NaN start)
+        ds = ds[ds["year"] >= int(start.min()) - s_leads]
+        rs = event_study(ds, outcome=y, leads=s_leads, lags=n_post, bin_endpoints=False, inference=("cr1",), **kw)
+        post_sorted = sorted(rs.post_terms, key=lambda s: int(s.split("=")[1]))
+        se_cr2 = pd.Series(np.sqrt(np.diag(rs.fit.vcov_cr2())), index=rs.names)
+        for k in flci_terms:
+            term = f"k={int(k)}"
+            if term not in post_sorted:
+                continue
+            l_vec = [1.0 if t == term else 0.0 for t in post_sorted]
             scale = float(se_cr2[term])
-            ms = [float(x) * scale for x in m_rel]
-            fl = res.flci(m=ms, l_vec=l_vec)
-            bd = _flci_breakdown(res, l_vec, scale)
+            fl = rs.flci(m=[float(x) * scale for x in m_rel], l_vec=l_vec)
+            bd = _flci_breakdown(rs, l_vec, scale, [float(x) for x in m_rel], fl)
             for x, (_, r) in zip(m_rel, fl.iterrows(), strict=True):
                 sens_rows.append({"outcome": y, "term": term, "restriction": "smoothness", "bound": float(r["M"]),
                                   "bound_rel_se": float(x), "estimate": float(r["estimate"]),
                                   "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"]),
                                   "id_low": np.nan, "id_high": np.nan, "max_bias": float(r["max_bias"]),
-                                  "breakdown": bd})
-        rm = res.sensitivity(mbar=list(mbar))
-        for term, g in rm.groupby("term", sort=False):
-            bd = _rm_breakdown(res, str(term))
+                                  "breakdown": bd, "leads": s_leads})
+        rm = rs.sensitivity(mbar=list(mbar))
+        for tname, g in rm.groupby("term", sort=False):
+            bd = _rm_breakdown(rs, str(tname))
             for _, r in g.iterrows():
-                sens_rows.append({"outcome": y, "term": str(term), "restriction": "relative_magnitudes",
+                sens_rows.append({"outcome": y, "term": str(tname), "restriction": "relative_magnitudes",
                                   "bound": float(r["mbar"]), "bound_rel_se": np.nan,
-                                  "estimate": float(res.fit.beta[res.names.index(str(term))]),
+                                  "estimate": float(rs.fit.beta[rs.names.index(str(tname))]),
                                   "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"]),
                                   "id_low": float(r["id_low"]), "id_high": float(r["id_high"]),
-                                  "max_bias": np.nan, "breakdown": bd})
+                                  "max_bias": np.nan, "breakdown": bd, "leads": s_leads})
     ev = pd.concat(ev_rows, ignore_index=True)
-    tests = pd.DataFrame(test_rows)
-    sens = pd.DataFrame(sens_rows)
+    tests = pd.DataFrame(test_rows, columns=TEST_COLUMNS)
+    sens = pd.DataFrame(sens_rows, columns=[c for c in SENS_COLUMNS if c != "includes_zero"])
     sens["includes_zero"] = (sens["ci_low"] <= 0) & (sens["ci_high"] >= 0)
     return ev, tests, sens
 
 
-def _flci_breakdown(res: Any, l_vec: np.ndarray, scale: float, *, tol: float = 1e-3) -> float:
-    """Smallest M (smoothness bound) at which the FLCI contains 0 (0 when it already does at M = 0,
-    NaN when it still excludes 0 at M = 64·se). Bisection on M with relative tolerance ``tol``."""
+def _flci_breakdown(res: Any, l_vec: Sequence[float], scale: float, grid: Sequence[float], fl: pd.DataFrame,
+                    *, tol: float = 0.1, max_rel: float = 8.0) -> float:
+    """Smallest smoothness bound M at which the FLCI contains 0.
 
-    def excludes(m: float) -> bool:
-        r = res.flci(m=[m], l_vec=l_vec).iloc[0]
+    0 when it contains 0 already at M = 0; NaN when it still excludes 0 at ``max_rel`` standard errors.
+    The bracket comes from the grid already computed (``grid`` in standard errors, results ``fl``), then
+    bisection to ``tol`` standard errors (each FLCI is an optimisation, so calls are kept few).
+    """
+
+    def excludes_row(r: Any) -> bool:
         return bool(r["ci_low"] > 0 or r["ci_high"] < 0)
 
-    if not excludes(0.0):
+    def excludes(m_rel: float) -> bool:
+        return excludes_row(res.flci(m=[m_rel * scale], l_vec=l_vec).iloc[0])
+
+    ex = [excludes_row(r) for _, r in fl.iterrows()]
+    order = np.argsort(grid)
+    lo, hi = None, None
+    for i in order:
+        if ex[i]:
+            lo = grid[i]
+        elif hi is None:
+            hi = grid[i]
+            break
+    if lo is None:
         return 0.0
-    hi = scale
-    while excludes(hi):
-        hi *= 2.0
-        if hi > 64 * scale:
-            return float("nan")
-    lo = 0.0 if hi == scale else hi / 2.0
-    while hi - lo > tol * scale:
+    if hi is None:
+        hi = max(lo, 1.0)
+        while excludes(hi):
+            lo, hi = hi, 2.0 * hi
+            if hi > max_rel:
+                return float("nan")
+    while hi - lo > tol:
         mid = 0.5 * (lo + hi)
         if excludes(mid):
             lo = mid
         else:
             hi = mid
-    return float(hi)
+    return float(hi * scale)
 
 
 def _rm_breakdown(res: Any, term: str) -> float:
@@ -499,8 +550,10 @@ def analyze_impact(
     start_year: int | None = None,
     leads: int | None = None,
     event_draws: int = 2**12,
+    sensitivity_leads: int = 3,
+    flci_terms: Sequence[int] = (0,),
     covariates: Sequence[str] | None = None,
-    flci_m: Sequence[float] = (0.0, 0.25, 0.5, 1.0, 2.0),
+    flci_m: Sequence[float] = (0.0, 0.5, 1.0, 2.0),
     mbar: Sequence[float] = (0.0, 0.5, 1.0, 1.5, 2.0),
 ) -> dict[str, pd.DataFrame]:
     """The study's DiD tables (household effects, influence, DR-DiD, event study, sensitivity).
@@ -532,6 +585,12 @@ def analyze_impact(
         Savings-group panel outcomes (kept when present in ``admin``), the pilot's first post year
         (default: :func:`pilot_start_year`), the number of pre-period years (default: all years in the
         panel, so no binning of early years) and the wild-bootstrap draws per coefficient.
+    sensitivity_leads, flci_terms
+        The sensitivity analysis (Rambachan & Roth 2023) refits the event study on the years from
+        ``start - sensitivity_leads`` on (earlier years dropped, not binned: the smoothness restriction
+        is about adjacent years, and the FLCI's optimisation grows steeply with the number of
+        pre-periods). FLCIs for the post-period coefficients ``k`` in ``flci_terms`` (default the first
+        post year, HonestDiD's default target); relative magnitudes for every post-period coefficient.
     covariates
         Village covariates of the doubly robust DiD (default
         :data:`welfare_eval.analysis.MATCH_COVARIATES`, those present in ``villages``).
@@ -583,16 +642,12 @@ def analyze_impact(
     ev_out = [y for y in event_outcomes if "admin" in tables and y in tables["admin"].columns]
     if ev_out:
         start = pilot_start_year(tables, start_year=start_year)
-        ev, tests, sens = _event(tables["admin"], start, ev_out, leads=leads, draws=event_draws, seed=seed,
-                                 m_rel=flci_m, mbar=mbar)
+        ev, tests, sens = _event(tables["admin"], start, ev_out, leads=leads, sensitivity_leads=sensitivity_leads,
+                                 flci_terms=flci_terms, draws=event_draws, seed=seed, m_rel=flci_m, mbar=mbar)
     else:
-        ev = pd.DataFrame(columns=["outcome", "term", "rel_time", "method", "estimate", "std_error", "df",
-                                   "statistic", "p_value", "ci_low", "ci_high", "n_obs", "n_clusters", "draws",
-                                   "leads", "lags", "start_year"])
-        tests = pd.DataFrame(columns=["outcome", "test", "statistic", "df_num", "df_denom", "p_value", "power",
-                                      "slope", "term", "value"])
-        sens = pd.DataFrame(columns=["outcome", "term", "restriction", "bound", "bound_rel_se", "estimate", "ci_low",
-                                     "ci_high", "id_low", "id_high", "max_bias", "breakdown", "includes_zero"])
+        ev = pd.DataFrame(columns=EVENT_COLUMNS)
+        tests = pd.DataFrame(columns=TEST_COLUMNS)
+        sens = pd.DataFrame(columns=SENS_COLUMNS)
     out["impact_event"] = ev
     out["impact_event_tests"] = tests
     out["impact_sensitivity"] = sens

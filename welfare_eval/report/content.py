@@ -10,7 +10,6 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 
 import welfare_eval.reference as ref
@@ -22,8 +21,6 @@ __all__ = [
     "balance_overall_markdown",
     "balance_tests_display",
     "design_display",
-    "did_display",
-    "did_plot",
     "funnel_display",
     "load_report_data",
     "love_plot",
@@ -35,7 +32,6 @@ __all__ = [
 ]
 
 Lang = Literal["th", "en"]
-METHODS = ("cr1", "cr2", "wild", "ri")
 #: Packages whose versions the appendix lists (all others are pinned in requirements.lock).
 REPORTED_PACKAGES = (
     "numpy", "pandas", "scipy", "statsmodels", "linearmodels", "formulaic", "matplotlib", "seaborn",
@@ -197,70 +193,6 @@ def love_plot(d: ReportData, lang: Lang = "th") -> Any:
     return _love(before, after, lang=lang)
 
 
-def _truth_effect(d: ReportData, outcome: str, wave: str = "endline") -> float | None:
-    if not d.truth:
-        return None
-    eff = pd.DataFrame(d.truth.get("effects", []))
-    if eff.empty or "outcome" not in eff:
-        return None
-    hit = eff[(eff["outcome"] == outcome) & (eff["wave"] == wave)]
-    if hit.empty:
-        return None
-    col = "effect_data_scale" if "effect_data_scale" in hit else "effect"
-    return float(hit[col].iloc[0])
-
-
-def did_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
-    """Preliminary DiD: one row per outcome × method (estimate, 95% CI, p) and the planted truth (demo)."""
-    t = d.results["did_preliminary"]
-    t = t[t["method"].isin(METHODS)].copy()
-    rows = []
-    for _, r in t.iterrows():
-        row = {
-            _lab("outcome", lang): _lab(f"outcome.{r['outcome']}", lang),
-            _lab("method", lang): _lab(f"method.{r['method']}", lang),
-            _lab("estimate", lang): format_number(r["estimate"], 3),
-            _lab("ci", lang): f"[{format_number(r['ci_low'], 3)}, {format_number(r['ci_high'], 3)}]",
-            _lab("p_value", lang): format_p(r["p_value"]),
-            _lab("df", lang): format_number(r["df"], 1, na="—"),
-        }
-        if d.is_demo:
-            tv = _truth_effect(d, str(r["outcome"]))
-            row[_lab("planted_truth", lang)] = format_number(tv, 3, na="—") if tv is not None else "—"
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def did_plot(d: ReportData, lang: Lang = "th") -> Any:
-    """Point estimates with the 95% CI of each inference method, one panel per outcome."""
-    import matplotlib.pyplot as plt
-
-    from welfare_eval.report.figures import use_thai_font
-
-    use_thai_font()
-    t = d.results["did_preliminary"]
-    t = t[t["method"].isin(METHODS)]
-    outcomes = list(dict.fromkeys(t["outcome"]))
-    fig, axes = plt.subplots(1, len(outcomes), figsize=(3.2 * len(outcomes), 3.4), squeeze=False)
-    for ax, y in zip(axes[0], outcomes, strict=True):
-        s = t[t["outcome"] == y].reset_index(drop=True)
-        pos = np.arange(len(s))[::-1]
-        ax.errorbar(
-            s["estimate"], pos,
-            xerr=[s["estimate"] - s["ci_low"], s["ci_high"] - s["estimate"]],
-            fmt="o", color="#1f4e79", capsize=3,
-        )
-        ax.axvline(0, color="grey", lw=0.8, ls="--")
-        tv = _truth_effect(d, y)
-        if tv is not None:
-            ax.axvline(tv, color="#c0392b", lw=1.2, label=_lab("planted_truth", lang))
-            ax.legend(fontsize=8, loc="lower right")
-        ax.set_yticks(pos, [str(m).upper() for m in s["method"]])
-        ax.set_title(_lab(f"outcome.{y}", lang), fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
 def quality_display(d: ReportData, lang: Lang = "th") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Ledger totals per file (read = kept + merged + rejected) and failed checks by rule."""
     led = d.ledger
@@ -332,7 +264,7 @@ def summary_markdown(d: ReportData, lang: Lang = "th") -> str:
             r0 = r.iloc[0]
             pw = f", wild bootstrap p = {format_p(w.iloc[0]['p_value'])}" if not w.empty else ""
             lines.append(
-                f"- **{_lab('outcome.' + str(y), 'th')}**: ผลต่างแบบ DiD (ผลเบื้องต้น) = {format_number(r0['estimate'], 3)} "
+                f"- **{_lab('outcome.' + str(y), 'th')}**: ผลของโครงการ ณ รอบหลังดำเนินโครงการ (DiD) = {format_number(r0['estimate'], 3)} "
                 f"(CR2 95% CI [{format_number(r0['ci_low'], 3)}, {format_number(r0['ci_high'], 3)}]{pw})"
             )
     else:
