@@ -121,7 +121,10 @@ def _wide(d: ReportData) -> pd.DataFrame:
 
 def effects_display(d: ReportData, lang: Lang = "th", *, wave: str | None = None,
                     family: str | None = None) -> pd.DataFrame:
-    """Outcome × wave: estimate, CR2 CI, wild and RI p-values, Romano–Wolf adjusted p (and the planted truth)."""
+    """Outcome × wave: estimate, CR2 CI, wild and RI p-values, Romano–Wolf adjusted p (and the planted truth).
+
+    With ``wave`` given the table is for that wave only and has no wave column.
+    """
     w = _wide(d)
     if wave is not None:
         w = w[w["wave"] == wave]
@@ -133,7 +136,7 @@ def effects_display(d: ReportData, lang: Lang = "th", *, wave: str | None = None
         unit = _unit(y, sc, lang)
         row: dict[str, Any] = {
             _lab("outcome", lang): outcome_label(y, lang) + (f" ({unit})" if sc == "proportion" else ""),
-            _lab("wave", lang): _lab(f"wave.{r['wave']}", lang),
+            **({} if wave is not None else {_lab("wave", lang): _lab(f"wave.{r['wave']}", lang)}),
             _lab("impact.comparison_mean", lang): _num(r["mean_comparison_baseline"], y, sc),
             _lab("estimate", lang): _num(r["estimate"], y, sc),
             _lab("impact.ci_cr2", lang): _ci(r["ci_low"], r["ci_high"], y, sc),
