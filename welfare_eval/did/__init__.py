@@ -14,6 +14,9 @@ Public API
     Leads and lags on a yearly panel (unit + time or pair × time fixed effects), CR1/CR2/wild per
     coefficient, HTZ pre-trend test, sup-t bands, pre-test power (Roth 2022), relative-magnitudes
     sensitivity; results in :class:`EventStudyResult`.
+:func:`model_table`
+    Several models side by side (one column per model: estimate, SE/CI/p per method, N, clusters), like
+    fixest's ``etable``; results in :class:`ModelTable`.
 :func:`dr_did`
     Doubly robust DiD for two-period panels or repeated cross-sections (Sant'Anna & Zhao 2020) with
     influence-function and cluster-robust standard errors; results in :class:`DRDiDResult`.
@@ -23,6 +26,7 @@ from .doubly_robust import DRDiDResult, dr_did
 from .estimate import DEFAULT_INFERENCE, DiDResult, estimate
 from .event_study import EventStudyResult, event_study
 from .multiple import ManyOutcomes, adjust_pvalues, many_outcomes, romano_wolf
+from .table import ModelTable, model_table
 
 __all__ = [
     "DEFAULT_INFERENCE",
@@ -30,10 +34,12 @@ __all__ = [
     "DiDResult",
     "EventStudyResult",
     "ManyOutcomes",
+    "ModelTable",
     "adjust_pvalues",
     "dr_did",
     "estimate",
     "event_study",
     "many_outcomes",
+    "model_table",
     "romano_wolf",
 ]

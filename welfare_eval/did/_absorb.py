@@ -96,11 +96,19 @@ class Absorber:
         assert self._big is not None
         sw = self._sw
         flat = z.reshape(z.shape[0], -1)
-        out = np.empty_like(flat)
-        for k in range(flat.shape[1]):
-            # weighted group mean of z/sqrt(w) is sum(sqrt(w) z)/sum(w)
-            means = np.bincount(self._big, weights=sw * flat[:, k], minlength=self._big_n) / self._wsum
-            out[:, k] = flat[:, k] - sw * means[self._big]
+        if flat.shape[1] <= 4:
+            out = np.empty_like(flat)
+            for k in range(flat.shape[1]):
+                # weighted group mean of z/sqrt(w) is sum(sqrt(w) z)/sum(w)
+                means = np.bincount(self._big, weights=sw * flat[:, k], minlength=self._big_n) / self._wsum
+                out[:, k] = flat[:, k] - sw * means[self._big]
+        else:  # many columns: one sparse product instead of a loop over columns
+            from scipy import sparse
+
+            n = flat.shape[0]
+            ind = sparse.csr_matrix((sw, (self._big, np.arange(n))), shape=(self._big_n, n))
+            means = np.asarray(ind @ flat) / self._wsum[:, None]
+            out = flat - sw[:, None] * means[self._big]
         return out.reshape(z.shape)
 
     def project(self, z: npt.ArrayLike) -> FloatArray:

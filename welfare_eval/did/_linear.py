@@ -12,9 +12,16 @@ Formulas
 * CR2 (Bell & McCaffrey 2002; Pustejovsky & Tipton 2018) exactly as R clubSandwich for ``lm`` with
   fixed-effect dummies and (survey) weights: working model ``Φ = I`` on the raw scale (weights are not
   taken as inverse variances), ``A_g = B_g^{+1/2}`` with ``B_g = (I - H)_g (I - H)_g'`` and ``H`` the full
-  weighted hat matrix (fixed effects included); see :meth:`LinearFit._cr2_blocks`. With fixed effects
-  nested in the clusters each block needs only the cluster's rows (``O(Σ N_g^2)``); otherwise
-  ``O(N · N_g)`` per cluster. Satterthwaite df for a contrast ``c``:
+  weighted hat matrix (fixed effects included); see :meth:`LinearFit._cr2_blocks`. Three exactly
+  equivalent computations (chosen automatically, compared to 1e-10 in tests/test_did_scale.py):
+  *thin* — fixed effects nested in the clusters and weights constant within the levels of the largest
+  fixed effect (or no fixed effects): ``B_g`` = projection + low rank, ``O(N_g k^2)``;
+  *reduced* — nested fixed effects, any weights: ``B_g`` vanishes on ``W_g d_l`` for each level ``l`` of
+  the largest fixed effect, so its eigendecomposition is done in the complement (size ``N_g`` minus the
+  number of levels; ~1/3 of ``N_g`` with three waves, ~25× cheaper), assembled from block-sparse and
+  low-rank pieces; *dense* — fixed effects not nested: ``O(N · N_g)`` per cluster plus ``O(N_g^3)``.
+  (Survey weights that vary within units under Φ = I leave no low-rank structure; clubSandwich itself
+  absorbs fixed effects only with ``inverse_var = TRUE``.) Satterthwaite df for a contrast ``c``:
   ``ν = (Σ_g p_g'p_g)^2 / Σ_{g,h} (p_g'p_h)^2`` with ``p_g = (I - H)' A_g W_g X_g A c``.
 * CR3 (clubSandwich ``"CR3"``): ``A_g = (I - H_{gg})^{-1}`` without square root, no extra factor;
   equivalently ``Σ_g (β̂ - β̂_{(-g)})(β̂ - β̂_{(-g)})'`` (leave-one-cluster-out).
@@ -23,6 +30,7 @@ Formulas
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +43,37 @@ IntArray = npt.NDArray[np.intp]
 __all__ = ["LinearFit"]
 
 _EIG_TOL = 1e-10
+
+
+@dataclass
+class _CR2Adjust:
+    """CR2 adjustment ``A_g`` of one cluster: a dense matrix, or ``M + Q diag(d) Q'`` (thin path) where
+    ``M`` demeans within the levels ``codes`` (identity when ``codes`` is None)."""
+
+    sqrt_w: FloatArray
+    dense: FloatArray | None = None
+    thin: tuple[FloatArray, FloatArray, IntArray | None] | None = None
+    reduced: tuple[Any, FloatArray] | None = None  # (Qc sparse N_g × n_r, R = B_r^{+1/2})
+
+    def apply(self, v: FloatArray) -> FloatArray:
+        if self.dense is not None:
+            return np.asarray(self.dense @ v, dtype=np.float64)
+        if self.reduced is not None:
+            qc, root = self.reduced
+            return np.asarray(qc @ (root @ (qc.T @ v)), dtype=np.float64)
+        assert self.thin is not None
+        q, d, codes = self.thin
+        vv = v.reshape(v.shape[0], -1)
+        if codes is not None:
+            n_lv = int(codes.max()) + 1
+            counts = np.bincount(codes, minlength=n_lv).astype(float)
+            means = np.stack([np.bincount(codes, weights=vv[:, k], minlength=n_lv) for k in range(vv.shape[1])],
+                             axis=1) / counts[:, None]
+            mv = vv - means[codes]
+        else:
+            mv = vv
+        out = mv + q @ (d[:, None] * (q.T @ vv))
+        return out.reshape(v.shape)
 
 
 @dataclass
@@ -59,6 +98,8 @@ class LinearFit:
     absorber: Absorber
     cluster: IntArray | None = None
     _raw: tuple[FloatArray, FloatArray] | None = None
+    #: CR2 adjustment: "auto" (thin path where exactly equivalent, else dense), "dense" or "thin"
+    cr2_path: str = "auto"
     beta: FloatArray = field(init=False)
     A: FloatArray = field(init=False)
     resid: FloatArray = field(init=False)
@@ -193,24 +234,204 @@ class LinearFit:
             out[g] = self.X[idx].T @ self._apply_adjust(g, self.resid[idx], power)
         return out
 
-    def _cr2_blocks(self) -> list[tuple[FloatArray, FloatArray]]:
-        """Per cluster ``(A_g, sqrt(w_g))`` of CR2 with clubSandwich's working model Φ = I (raw scale).
+    def thin_cr2_applies(self) -> bool:
+        """Whether the thin (O(N_g k^2)) CR2 path is exactly equivalent to the dense one.
+
+        It is when every fixed effect is nested in the clusters and the weights are constant within each
+        level of the largest fixed effect (the one absorbed by demeaning) — in particular without weights
+        or without fixed effects. Then ``S`` commutes with that demeaning ``M`` and
+        ``B_g = M + Z K Z'`` on the cluster rows with ``Z`` of a few columns (see :meth:`_cr2_thin`).
+        """
+        if self.cluster is None or not self.fe_nested:
+            return False
+        ab = self.absorber
+        if ab._big is None:
+            return True
+        w = ab.weights
+        lo = np.full(ab._big_n, np.inf)
+        hi = np.full(ab._big_n, -np.inf)
+        np.minimum.at(lo, ab._big, w)
+        np.maximum.at(hi, ab._big, w)
+        return bool(np.all(hi - lo <= 1e-12 * np.maximum(np.abs(hi), 1.0)))
+
+    def _cr2_thin(self, g: int, xtwx: FloatArray) -> _CR2Adjust:
+        """CR2 adjustment of cluster ``g`` by a thin decomposition (nested fixed effects, weights constant
+        within the levels of the largest fixed effect).
+
+        In the transformed space ``(I - P)_{gg} = T = M - L Γ L'`` with ``M`` the within-level demeaning
+        of the largest fixed effect on the cluster rows, ``L = [V_g, X_g]`` (``V_g`` the cluster rows of the
+        orthonormal basis of the other, demeaned, fixed effects) and ``Γ = diag(I, A)``. ``S = W^{1/2}``
+        commutes with ``M``, so with ``L_s = S^{-1}L``, ``L_t = S L`` and ``C = A (X'WX - X_g'W_gX_g) A``::
+
+            B_g = S^{-1}[T W T + X_g C X_g']S^{-1} = M + Z K Z',   Z = [L_s, L_t],
+            K = [[Γ L'WL Γ + C_pad, -Γ], [-Γ, 0]].
+
+        With ``Z = U diag(s) R'`` (thin SVD, rank-revealing) and ``diag(s)R'KR diag(s) = E Λ E'``,
+        ``Q = U E`` spans the non-unit eigenvectors of ``B_g`` inside ``range(M)``: eigenvalues ``1 + Λ``
+        there, 1 on the rest of ``range(M)``, 0 on its complement. Hence
+        ``B_g^{+1/2} = M + Q (f(1 + Λ) - 1) Q'`` with ``f(x) = x^{-1/2}`` (0 below the same eigenvalue
+        tolerance as the dense path). Cost ``O(N_g k^2)``, ``k`` = columns of ``Z``.
+        """
+        ab = self.absorber
+        idx = self._groups[g]
+        sw = ab.sqrt_weights[idx]
+        w = ab.weights[idx]
+        xg = self.X[idx]
+        p = self.p
+        if ab._basis is not None:
+            vb = ab._basis[idx]
+            u, s, _ = np.linalg.svd(vb, full_matrices=False)
+            vg = u[:, s > 0.5]  # singular values of a block of a projection's basis are 0 or 1
+        else:
+            vg = np.empty((idx.size, 0))
+        r = vg.shape[1]
+        lmat = np.hstack([vg, xg])
+        gam = np.zeros((r + p, r + p))
+        gam[:r, :r] = np.eye(r)
+        gam[r:, r:] = self.A
+        ls = lmat / sw[:, None]
+        lt = lmat * sw[:, None]
+        c = self.A @ (xtwx - xg.T @ (xg * w[:, None])) @ self.A
+        c_pad = np.zeros_like(gam)
+        c_pad[r:, r:] = c
+        k11 = gam @ (lt.T @ lt) @ gam + c_pad
+        kmat = np.block([[k11, -gam], [-gam, np.zeros_like(gam)]])
+        z = np.hstack([ls, lt])
+        uz, sz, rz = np.linalg.svd(z, full_matrices=False)
+        keep = sz > sz.max() * max(z.shape) * np.finfo(float).eps * 10 if sz.size else sz > 0
+        uz, sr = uz[:, keep], sz[keep, None] * rz[keep]
+        kq = sr @ kmat @ sr.T
+        lam, evec = np.linalg.eigh((kq + kq.T) / 2)
+        q = uz @ evec
+        val = 1.0 + lam
+        top = max(float(val.max()) if val.size else 1.0, 1.0)
+        f = np.zeros_like(val)
+        pos = val > _EIG_TOL * top
+        f[pos] = 1.0 / np.sqrt(val[pos])
+        codes = None
+        if ab._big is not None:
+            codes = np.unique(ab._big[idx], return_inverse=True)[1].ravel()
+        return _CR2Adjust(sqrt_w=sw, thin=(q, f - 1.0, codes))
+
+    def _cr2_reduced(self, g: int, xtwx: FloatArray) -> _CR2Adjust:
+        """Dense CR2 adjustment of cluster ``g`` computed in a reduced basis (nested fixed effects).
+
+        ``B_g`` vanishes on ``W_g d_l`` for every level ``l`` of the largest fixed effect (``d_l`` its
+        dummy on the cluster rows): ``(I - H)'`` kills ``W Z a`` for ``a`` supported on nested dummies.
+        With ``Q_c`` an orthonormal basis of the complement (one Householder reflection per level,
+        block-sparse), ``B_g^{+1/2} = Q_c (Q_c'B_gQ_c)^{+1/2} Q_c'`` and the eigendecomposition has
+        size ``N_g`` minus the number of levels. ``Q_c'B_gQ_c = F'WF + (X_g'G)'C(X_g'G)`` with
+        ``G = S^{-1}Q_c``, ``F = (I - P)_{gg} G = E - L Γ L'G``, ``E = M G`` (block-sparse, ``M`` the
+        within-level demeaning), ``L = [V_g, X_g]``, ``Γ = diag(I, A)`` as in :meth:`_cr2_thin`.
+        """
+        from scipy import sparse
+
+        ab = self.absorber
+        assert ab._big is not None
+        idx = self._groups[g]
+        ng = idx.size
+        sw = ab.sqrt_weights[idx]
+        w = ab.weights[idx]
+        codes = np.unique(ab._big[idx], return_inverse=True)[1].ravel()
+        order = np.argsort(codes, kind="stable")
+        counts = np.bincount(codes)
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        rows_l: list[IntArray] = []
+        cols_l: list[IntArray] = []
+        vals_l: list[FloatArray] = []
+        col0 = 0
+        for m in np.unique(counts):
+            if m < 2:
+                continue
+            lv = np.flatnonzero(counts == m)
+            members = order[starts[lv][:, None] + np.arange(m)[None, :]]  # levels × m (row positions)
+            u = w[members]
+            u = u / np.linalg.norm(u, axis=1, keepdims=True)
+            v = u.copy()
+            v[:, 0] += 1.0
+            h = np.eye(m)[None] - 2.0 * v[:, :, None] * v[:, None, :] / np.sum(v * v, axis=1)[:, None, None]
+            block = h[:, :, 1:]  # levels × m × (m-1): orthonormal, orthogonal to w on the level
+            colidx = col0 + np.arange(lv.size)[:, None] * (m - 1) + np.arange(m - 1)[None, :]
+            rows_l.append(np.repeat(members[:, :, None], m - 1, axis=2).ravel())
+            cols_l.append(np.repeat(colidx[:, None, :], m, axis=1).ravel())
+            vals_l.append(block.ravel())
+            col0 += lv.size * (m - 1)
+        nr = col0
+        if nr == 0:
+            return _CR2Adjust(sqrt_w=sw, dense=np.zeros((ng, ng)))
+        qc = sparse.csr_matrix((np.concatenate(vals_l), (np.concatenate(rows_l), np.concatenate(cols_l))),
+                               shape=(ng, nr))
+        gmat = sparse.diags(1.0 / sw) @ qc
+        ind = sparse.csr_matrix((sw, (codes, np.arange(ng))), shape=(counts.size, ng))
+        wsum = np.bincount(codes, weights=w)
+        dummy = sparse.csr_matrix((np.ones(ng), (np.arange(ng), codes)), shape=(ng, counts.size))
+        emat = (gmat - sparse.diags(sw) @ dummy @ sparse.diags(1.0 / wsum) @ (ind @ gmat)).tocsc()
+        xg = self.X[idx]
+        p = self.p
+        if ab._basis is not None:
+            ub, sb, _ = np.linalg.svd(ab._basis[idx], full_matrices=False)
+            vg = ub[:, sb > 0.5]
+        else:
+            vg = np.empty((ng, 0))
+        r = vg.shape[1]
+        lmat = np.hstack([vg, xg])
+        gam = np.zeros((r + p, r + p))
+        gam[:r, :r] = np.eye(r)
+        gam[r:, r:] = self.A
+        pmat = gam @ np.asarray((gmat.T @ lmat).T)  # (r+p) × n_r  = Γ L'G
+        we = sparse.diags(w) @ emat
+        ewe = np.asarray((emat.T @ we).toarray())
+        ewl = np.asarray(we.T @ lmat)  # n_r × (r+p)
+        lwl = lmat.T @ (lmat * w[:, None])
+        cross = ewl @ pmat
+        xgg = np.asarray((gmat.T @ xg).T)  # p × n_r
+        c = self.A @ (xtwx - xg.T @ (xg * w[:, None])) @ self.A
+        br = ewe - cross - cross.T + pmat.T @ lwl @ pmat + xgg.T @ c @ xgg
+        br = (br + br.T) / 2
+        val, vec = np.linalg.eigh(br)
+        f = np.zeros_like(val)
+        pos = val > _EIG_TOL * max(val.max(), 1.0)
+        f[pos] = 1.0 / np.sqrt(val[pos])
+        return _CR2Adjust(sqrt_w=sw, reduced=(qc, (vec * f) @ vec.T))
+
+    def _cr2_blocks(self) -> list[_CR2Adjust]:
+        """Per cluster the CR2 adjustment ``A_g`` (and ``sqrt(w_g)``) with clubSandwich's working model Φ = I
+        (raw scale).
 
         ``B_g = (I - H)_g (I - H)_g'`` with ``H = Z(Z'WZ)^{-1}Z'W`` the full (fixed effects included)
         weighted hat matrix. In the transformed space ``I - H = S^{-1}(I - P)S`` (``S = W^{1/2}``, ``P``
         the orthogonal projection on the scaled full design), hence
         ``B_g = S_g^{-1} [(I - P) W (I - P)]_{gg} S_g^{-1}``; ``A_g = B_g^{+1/2}``. Without weights this
-        is ``((I - P)_{gg})^{+1/2}``.
+        is ``((I - P)_{gg})^{+1/2}``. Where :meth:`thin_cr2_applies`, ``A_g`` comes from a thin
+        decomposition (:meth:`_cr2_thin`, exactly equal); otherwise from a dense eigendecomposition
+        (``O(N_g^3)``; survey weights varying within units with Φ = I have no low-rank structure —
+        clubSandwich then also keeps the fixed-effect dummies, ``inverse_var = FALSE``).
         """
         cache = self.__dict__.setdefault("_adj_cache", {})
         if "cr2" in cache:
             return cache["cr2"]
+        if self.cr2_path not in ("auto", "dense", "thin", "reduced"):
+            raise ValueError(f"cr2_path={self.cr2_path!r}: use 'auto', 'dense', 'thin' or 'reduced'")
+        thin = self.thin_cr2_applies()
+        if self.cr2_path == "thin" and not thin:
+            raise ValueError("cr2_path='thin' needs nested fixed effects and weights constant within units")
+        if self.cr2_path == "reduced" and not (self.fe_nested and self.absorber._big is not None):
+            raise ValueError("cr2_path='reduced' needs fixed effects nested in the clusters")
+        use_thin = thin and self.cr2_path in ("auto", "thin")
+        use_reduced = (self.fe_nested and self.absorber._big is not None and not use_thin
+                       and self.cr2_path in ("auto", "reduced"))
         w = self.absorber.weights
         sw = self.absorber.sqrt_weights
         x = self.X
         xtwx = x.T @ (x * w[:, None])
         out = []
-        for idx in self._groups:
+        for g, idx in enumerate(self._groups):
+            if use_thin:
+                out.append(self._cr2_thin(g, xtwx))
+                continue
+            if use_reduced:
+                out.append(self._cr2_reduced(g, xtwx))
+                continue
             ng = idx.size
             xg = x[idx]
             if self.fe_nested:
@@ -233,7 +454,7 @@ class LinearFit:
             f = np.zeros_like(val)
             pos = val > _EIG_TOL * max(val.max(), 1.0)
             f[pos] = 1.0 / np.sqrt(val[pos])
-            out.append(((vec * f) @ vec.T, sw[idx]))
+            out.append(_CR2Adjust(sqrt_w=sw[idx], dense=(vec * f) @ vec.T))
         cache["cr2"] = out
         return out
 
@@ -241,8 +462,9 @@ class LinearFit:
         blocks = self._cr2_blocks()
         u = np.empty((self.n_clusters, self.p))
         for g, idx in enumerate(self._groups):
-            ag, sg = blocks[g]
-            u[g] = self.X[idx].T @ (sg * (ag @ (self.resid[idx] / sg)))
+            blk = blocks[g]
+            sg = blk.sqrt_w
+            u[g] = self.X[idx].T @ (sg * blk.apply(self.resid[idx] / sg))
         return self.A @ (u.T @ u) @ self.A
 
     def vcov_cr3(self) -> FloatArray:
@@ -270,8 +492,8 @@ class LinearFit:
         blocks = self._cr2_blocks()
         pmat = np.zeros((m, gg, self.n))
         for g, idx in enumerate(self._groups):
-            ag, sg = blocks[g]
-            z = ag @ (sg[:, None] * (self.X[idx] @ ac))  # N_g × m, raw scale
+            sg = blocks[g].sqrt_w
+            z = blocks[g].apply(sg[:, None] * (self.X[idx] @ ac))  # N_g × m, raw scale
             full = np.zeros((self.n, m))
             full[idx] = z / sg[:, None]
             proj = self.absorber.project(full) - self.X @ (self.A @ (self.X.T @ full))
