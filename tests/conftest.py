@@ -45,3 +45,33 @@ def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rc = main(["run", "--root", str(root), "--quiet", "--engine", "builtin"])
     assert rc == 0, "welfare-eval run failed on the demo study"
     return root
+
+
+class CleanDemo:
+    """The simulated demo study (seed 2568) after `clean_all`: built once per test session."""
+
+    def __init__(self, study: object, processed: Path, tables: dict, truth: dict) -> None:
+        self.study = study
+        self.processed = processed
+        self._tables = tables
+        self.truth = truth
+
+    def tables(self) -> dict:
+        """Fresh copies of the processed tables (tests may modify them freely)."""
+        return {name: df.copy() for name, df in self._tables.items()}
+
+
+@pytest.fixture(scope="session")
+def clean_demo(tmp_path_factory: pytest.TempPathFactory) -> CleanDemo:
+    """simulate_study(seed=2568) → write_raw_exports → clean_all, shared by the stage-integration tests."""
+    import json
+
+    from welfare_eval.clean import clean_all
+    from welfare_eval.simulate import simulate_study, write_raw_exports, write_truth
+
+    root = tmp_path_factory.mktemp("clean_demo")
+    study = simulate_study(seed=2568)
+    write_raw_exports(study, root / "raw")
+    res = clean_all(root / "raw", root / "processed")
+    truth = json.loads(write_truth(study.truth, root / "truth.json").read_text("utf-8"))
+    return CleanDemo(study, root / "processed", dict(res.tables), truth)

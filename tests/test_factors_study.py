@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,17 +16,9 @@ FACTORS = [str(c) for c in success_factors()["code"]]
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, pd.DataFrame], dict]:
+def demo(clean_demo) -> tuple[dict[str, pd.DataFrame], dict]:
     """Processed tables of the simulated demo (simulate → raw exports → clean) and its planted truth."""
-    from welfare_eval.clean import clean_all
-    from welfare_eval.simulate import simulate_study, write_raw_exports, write_truth
-
-    root = tmp_path_factory.mktemp("factors_demo")
-    st = simulate_study(seed=2568)
-    write_raw_exports(st, root / "raw")
-    res = clean_all(root / "raw", root / "processed")
-    truth = json.loads(write_truth(st.truth, root / "truth.json").read_text("utf-8"))
-    return dict(res.tables), truth
+    return clean_demo.tables(), clean_demo.truth
 
 
 @pytest.fixture(scope="module")

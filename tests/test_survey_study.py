@@ -18,7 +18,6 @@ from scipy import stats
 simulate = pytest.importorskip("welfare_eval.simulate")
 
 import welfare_eval.reference as ref  # noqa: E402
-from welfare_eval.clean import clean_all  # noqa: E402
 from welfare_eval.survey import change  # noqa: E402
 from welfare_eval.survey.study import (  # noqa: E402
     OUTCOMES,
@@ -39,14 +38,9 @@ CODES = list(ref.welfare_types()["code"])
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    base = tmp_path_factory.mktemp("survey_study")
-    study = simulate.simulate_study(seed=SEED)
-    raw = base / "raw"
-    simulate.write_raw_exports(study, raw)
-    clean_all(raw, base / "processed")
-    tabs = {n: pd.read_parquet(base / "processed" / f"{n}.parquet") for n in ("households", "benefits", "villages", "frame")}
-    return {"study": study, "base": base, **tabs}
+def demo(clean_demo: Any) -> dict[str, Any]:
+    tabs = {n: pd.read_parquet(clean_demo.processed / f"{n}.parquet") for n in ("households", "benefits", "villages", "frame")}
+    return {"study": clean_demo.study, "base": clean_demo.processed.parent, **tabs}
 
 
 @pytest.fixture(scope="module")
