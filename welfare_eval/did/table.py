@@ -7,7 +7,6 @@ numbers are exactly the models' ``tidy()`` rows, only formatted.
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -68,15 +67,8 @@ class ModelTable(ResultBase):
         lines = [self.title, "=" * len(self.title), body, *[f"Note: {n}" for n in self._notes]]
         return "\n".join(lines)
 
-    def to_html(self, **kwargs: Any) -> str:
-        """HTML of the formatted table (keyword arguments go to :meth:`pandas.DataFrame.to_html`)."""
-        kwargs.setdefault("border", 0)
-        return str(self._frame.to_html(**kwargs))
-
-    def _repr_html_(self) -> str:
-        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self._notes)
-        return (f"<div><strong>{html.escape(self.title)}</strong>{self.to_html()}"
-                + (f"<ul style='font-size:smaller'>{notes}</ul>" if notes else "") + "</div>")
+    def _export_frame(self) -> pd.DataFrame:
+        return self._frame
 
 
 def model_table(

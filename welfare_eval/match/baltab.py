@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -168,26 +167,10 @@ class BalanceTestResult(ResultBase):
             out = pd.concat([out, row])
         return out
 
-    def to_csv(self, path: str | Path) -> Path:
-        """Write the table (with the joint-test row) as UTF-8 CSV."""
-        p = Path(path)
-        self.to_frame().to_csv(p, encoding="utf-8")
-        return p
+    sheet_name = "balance"
 
-    def to_excel(self, path: str | Path) -> Path:
-        """Write the table to an XLSX sheet ``balance`` and the notes to a sheet ``notes``."""
-        p = Path(path)
-        with pd.ExcelWriter(p, engine="openpyxl") as xl:
-            self.to_frame().to_excel(xl, sheet_name="balance")
-            pd.DataFrame({"note": self.notes()}).to_excel(xl, sheet_name="notes", index=False)
-        return p
-
-    def to_html(self, path: str | Path | None = None) -> str:
-        """HTML of the table and notes; written to ``path`` when given."""
-        html = self._repr_html_()
-        if path is not None:
-            Path(path).write_text(html, encoding="utf-8")
-        return html
+    def _export_frame(self) -> pd.DataFrame:
+        return self.to_frame()
 
 
 def balance_tests(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -103,26 +102,7 @@ class BalanceResult(ResultBase):
         a = self.after[keep]
         return pd.concat({"before": b, "after": a}, axis=1)
 
-    def to_csv(self, path: str | Path) -> Path:
-        """Write the long table (:meth:`tidy`) as UTF-8 CSV."""
-        p = Path(path)
-        self.tidy().to_csv(p, index=False, encoding="utf-8")
-        return p
-
-    def to_excel(self, path: str | Path) -> Path:
-        """Write the long table to sheet ``balance`` and the notes to sheet ``notes`` of an XLSX file."""
-        p = Path(path)
-        with pd.ExcelWriter(p, engine="openpyxl") as xl:
-            self.tidy().to_excel(xl, sheet_name="balance", index=False)
-            pd.DataFrame({"note": self.notes()}).to_excel(xl, sheet_name="notes", index=False)
-        return p
-
-    def to_html(self, path: str | Path | None = None) -> str:
-        """HTML of the table and notes; written to ``path`` when given."""
-        html = self._repr_html_()
-        if path is not None:
-            Path(path).write_text(html, encoding="utf-8")
-        return html
+    sheet_name = "balance"
 
     def mean_abs_smd(self) -> pd.Series:
         """Mean |SMD| over covariates, before and after."""
