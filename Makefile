@@ -5,15 +5,21 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: run test install lint typecheck bench lock clean-generated
+.PHONY: run test test-fast install lint typecheck bench lock clean-generated
 
 run: install
 	$(VENV)/bin/welfare-eval run
 
 test: install
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest
+	@start=$$(date +%s); \
+	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy && $(VENV)/bin/pytest --durations=15; rc=$$?; \
+	echo "make test: lint, types and the whole suite in $$(( $$(date +%s) - start )) s (exit $$rc)"; exit $$rc
+
+# The inner loop: lint and the tests that need neither the rendered demo project, the notebooks nor Monte Carlo.
+test-fast: install
+	@start=$$(date +%s); \
+	$(VENV)/bin/ruff check . && $(VENV)/bin/pytest -q -m "not slow and not notebook and not e2e" --durations=10; rc=$$?; \
+	echo "make test-fast: $$(( $$(date +%s) - start )) s (exit $$rc)"; exit $$rc
 
 install: $(STAMP)
 

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("WELFARE_EVAL_PROGRESS", "0")
-os.environ.setdefault("WELFARE_EVAL_QUIET", "1")
 
 from welfare_eval import pipeline
 
@@ -27,7 +26,7 @@ def one_run() -> dict[str, float]:
         root = Path(tmp)
         (root / "data" / "raw").mkdir(parents=True)
         shutil.copytree(ROOT / "reports", root / "reports", ignore=shutil.ignore_patterns("*.html", "_build"))
-        paths = pipeline.Paths.from_root(root)
+        paths = pipeline.Paths.from_root(root, quiet=True)
         times: dict[str, float] = {}
         for name, fn in (
             ("simulate", lambda: pipeline.simulate(paths, seed=2568)),

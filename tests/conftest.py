@@ -15,6 +15,13 @@ SHARED_REFERENCE = ROOT.parent / "shared" / "reference"
 FIXTURES = Path(__file__).resolve().parent / "reference"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that need the rendered demo project are end-to-end tests (``-m "not e2e"`` leaves them out)."""
+    for item in items:
+        if "demo_project" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(scope="session")
 def shared_reference() -> Path:
     """Path to ../shared/reference; skips the test when it is absent."""
@@ -72,6 +79,35 @@ def clean_demo(tmp_path_factory: pytest.TempPathFactory) -> CleanDemo:
     root = tmp_path_factory.mktemp("clean_demo")
     study = simulate_study(seed=2568)
     write_raw_exports(study, root / "raw")
-    res = clean_all(root / "raw", root / "processed")
+    res = clean_all(root / "raw", root / "processed", key="demo")
     truth = json.loads(write_truth(study.truth, root / "truth.json").read_text("utf-8"))
     return CleanDemo(study, root / "processed", dict(res.tables), truth)
+
+
+class DemoAnalysis:
+    """The whole analysis of the cleaned demo with the packaged plan (built once per test session)."""
+
+    def __init__(self, clean_demo: CleanDemo) -> None:
+        from welfare_eval.study import analyze_study, default_plan
+        from welfare_eval.study.impact import impact_sample
+        from welfare_eval.study.sample import receipt_wide
+        from welfare_eval.study.weights import weights_pipeline
+
+        self.tables = clean_demo.tables()
+        self.truth = clean_demo.truth
+        self.plan = default_plan()
+        self.seed = self.plan.seed
+        self.results = analyze_study(self.tables, self.plan)
+        self.weights = weights_pipeline(self.tables["households"], self.tables["villages"])
+        self.households = self.weights.households
+        self.sample = impact_sample(receipt_wide(self.households, self.tables["benefits"]), self.plan.impact.outcomes)
+
+    def subset(self, prefix: str) -> dict:
+        """The result tables whose key starts with ``prefix`` (e.g. ``"impact_"``)."""
+        return {k: v for k, v in self.results.items() if k.startswith(prefix)}
+
+
+@pytest.fixture(scope="session")
+def demo_analysis(clean_demo: CleanDemo) -> DemoAnalysis:
+    """``analyze_study`` on the cleaned demo with the packaged plan, shared by the study-layer tests."""
+    return DemoAnalysis(clean_demo)

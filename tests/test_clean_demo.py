@@ -423,6 +423,9 @@ def test_no_key_for_real_data(small: Path, tmp_path: Path, monkeypatch: pytest.M
     cb.write_text("".join(x for x in lines if not x.startswith("committee_ratings.csv")), encoding="utf-8")
     with pytest.raises(CleaningError, match="no pseudonym key"):
         clean_all(raw, None)
+    with pytest.raises(CleaningError, match="no pseudonym key"):  # the demo's files, without proof: fail closed
+        clean_all(small, None)
+    assert clean_all(small, None, demo=True).manifest["demo_key"] is True
     monkeypatch.setenv("WELFARE_EVAL_PSEUDONYM_KEY", "k" * 40)
     res = clean_all(raw, None)
     assert res.manifest["demo_key"] is False and "environment" in res.manifest["key_source"]

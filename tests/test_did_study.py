@@ -1,4 +1,4 @@
-"""The study's impact analysis (welfare_eval.did.study) and its report content, on the simulated demo."""
+"""The study's impact step (welfare_eval.study.impact) and its report content, on the simulated demo."""
 
 from __future__ import annotations
 
@@ -7,35 +7,37 @@ import pandas as pd
 import pytest
 
 from welfare_eval import did
-from welfare_eval.analysis import household_weights, preliminary_did
-from welfare_eval.did.study import (
-    HEADLINE_OUTCOMES,
+from welfare_eval.study import default_plan
+from welfare_eval.study.impact import (
     RESULT_KEYS,
     analyze_impact,
     impact_sample,
     outcome_families,
     pilot_start_year,
+    preliminary_did,
 )
+from welfare_eval.study.sample import receipt_wide
 
 SEED = 2568
+PLAN = default_plan()
+HEADLINE_OUTCOMES = PLAN.impact.headline
 
 
 @pytest.fixture(scope="module")
-def demo(clean_demo) -> tuple[dict[str, pd.DataFrame], dict]:
+def demo(demo_analysis) -> tuple[dict[str, pd.DataFrame], dict]:
     """Processed tables of the simulated demo (simulate → raw exports → clean) and its planted truth."""
-    return clean_demo.tables(), clean_demo.truth
+    return demo_analysis.tables, demo_analysis.truth
 
 
 @pytest.fixture(scope="module")
-def out(demo) -> dict[str, pd.DataFrame]:
-    tables, _ = demo
-    return analyze_impact(tables, seed=0)
+def out(demo_analysis) -> dict[str, pd.DataFrame]:
+    return demo_analysis.subset("impact_")
 
 
 @pytest.fixture(scope="module")
-def weighted(demo) -> pd.DataFrame:
-    tables, _ = demo
-    return household_weights(tables["households"])
+def weighted(demo_analysis) -> pd.DataFrame:
+    """The impact sample: interviewed households with final weights and receipt by welfare type."""
+    return demo_analysis.sample
 
 
 def _two_wave(hh: pd.DataFrame, wave: str) -> pd.DataFrame:
@@ -99,11 +101,11 @@ def test_outcomes_waves_methods(out, demo):
 
 
 def test_parquet_round_trip(out, tmp_path):
-    from welfare_eval.pipeline import _write_parquet
+    from welfare_eval._io import write_parquet
 
     for name, df in out.items():
         p = tmp_path / f"{name}.parquet"
-        _write_parquet(df, p)
+        write_parquet(df, p)
         back = pd.read_parquet(p)
         pd.testing.assert_frame_equal(back, df, check_dtype=True)
 
@@ -117,7 +119,7 @@ def test_equals_direct_estimate(out, weighted, outcome, wave, draws):
     d = _two_wave(weighted, wave)
     d = d[d[outcome].notna()].assign(**{outcome: lambda x: x[outcome].astype(float)})
     ref = did.estimate(d, outcome=outcome, treated="treated", post="post", unit="village_id", pair="pair_id",
-                       weights="w_final", draws=draws, seed=0).tidy().set_index("method")
+                       weights="w_final", draws=draws, seed=SEED).tidy().set_index("method")
     for m in ("cr1", "cr2", "wild", "ri", "ri_t"):
         r = _row(out, outcome, wave, m)
         for c in ("estimate", "std_error", "df", "p_value", "ci_low", "ci_high"):
@@ -126,9 +128,11 @@ def test_equals_direct_estimate(out, weighted, outcome, wave, draws):
         assert int(r["n_obs"]) == len(d)
 
 
-def test_endline_equals_preliminary_did(out, weighted):
-    """The lead's preliminary table (same specification, 2^18 draws) gives the same primary numbers."""
-    pre = preliminary_did(weighted, outcomes=["any_welfare", "welfare_amount", "savings"]).set_index(["outcome", "method"])
+def test_endline_equals_preliminary_did(out, weighted, demo_analysis):
+    """The preliminary table (same specification, 2^18 draws) gives the same primary numbers."""
+    pre = preliminary_did(weighted, PLAN).set_index(["outcome", "method"])
+    stored = demo_analysis.results["did_preliminary"].set_index(["outcome", "method"])
+    pd.testing.assert_frame_equal(pre.sort_index(), stored.sort_index(), check_dtype=False, check_index_type=False)
     for y in ("any_welfare", "welfare_amount", "savings"):
         for m in ("cr1", "cr2", "wild", "ri"):
             r = _row(out, y, "endline", m)
@@ -138,7 +142,7 @@ def test_endline_equals_preliminary_did(out, weighted):
 
 def test_receipt_by_type_from_benefits(demo, weighted):
     tables, _ = demo
-    s = impact_sample(tables, households=weighted)
+    s = weighted
     b = tables["benefits"]
     ill = b[b["welfare_type"] == "illness"].assign(wave=lambda x: x["wave"].astype(str))
     direct = ill.set_index(["hh_id", "wave"])["received"].astype(float)
@@ -269,7 +273,7 @@ def test_event_study_equals_direct_call(out, demo):
     a = tables["admin"].copy()
     a["start_year"] = np.where(a["treated"] == 1, 2023.0, np.nan)
     res = did.event_study(a, outcome="welfare_share", unit="village_id", time="year", start="start_year",
-                          pair="pair_id", leads=8, lags=2, draws=2**12)
+                          pair="pair_id", leads=8, lags=2, draws=2**12, seed=SEED)
     ref = res.tidy().set_index(["term", "method"])
     ev = out["impact_event"]
     ev = ev[ev["outcome"] == "welfare_share"].set_index(["term", "method"])
@@ -300,15 +304,24 @@ def test_sensitivity_breakdown_consistent(out):
 
 def test_families_and_errors(demo, weighted):
     tables, _ = demo
-    s = impact_sample(tables, households=weighted)
-    fam = outcome_families(s, ["savings", "received_illness", "debt"], headline=("savings",))
+    s = weighted[["hh_id", "wave", "savings", "debt", "received_illness"]]
+    plan = PLAN.replace(impact={"outcomes": ["savings", "debt", "nope"], "headline": ["savings"]})
+    fam = outcome_families(s, plan.impact)
     assert fam == {"primary": ["savings"], "secondary": ["debt"], "welfare_types": ["received_illness"]}
-    with pytest.raises(ValueError, match="not columns"):
-        outcome_families(s, ["nope"])
+    no_types = PLAN.replace(impact={"outcomes": ["savings", "debt"], "headline": ["savings"], "welfare_types": False})
+    assert outcome_families(s, no_types.impact) == {"primary": ["savings"], "secondary": ["debt"]}
     with pytest.raises(ValueError, match="w_final"):
-        impact_sample(tables, households=tables["households"])
+        impact_sample(tables["households"])
     with pytest.raises(ValueError, match="missing"):
-        analyze_impact({"households": tables["households"]})
+        analyze_impact(weighted, {"households": tables["households"]}, PLAN)
+    # the benefits reshaping refuses what it cannot represent (one rule for every step)
+    b = tables["benefits"]
+    with pytest.raises(ValueError, match="duplicate"):
+        receipt_wide(tables["households"], pd.concat([b, b.iloc[:1]], ignore_index=True))
+    with pytest.raises(ValueError, match="not a reference welfare type"):
+        receipt_wide(tables["households"], b.assign(welfare_type=b["welfare_type"].astype(str).replace("illness", "x")))
+    with pytest.raises(ValueError, match="no receipt record"):
+        receipt_wide(tables["households"], b.iloc[1:])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -316,11 +329,11 @@ def test_families_and_errors(demo, weighted):
 # --------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def report_data(out, demo):
-    from welfare_eval.report.content import ReportData
+    from welfare_eval.report.data import ReportData
 
     _, truth = demo
     return ReportData(results=out, manifest={}, ledger=pd.DataFrame(), checks=pd.DataFrame(), truth=truth,
-                      simulation={"seed": SEED}, seed=0)
+                      simulation={"seed": SEED}, seed=SEED, plan=PLAN.to_dict())
 
 
 @pytest.mark.parametrize("lang", ["th", "en"])
@@ -364,14 +377,13 @@ def test_display_real_data_has_no_truth(report_data):
 def test_family_adjustment_equals_many_outcomes(out, demo, weighted):
     """On a family with one common sample (receipt by type), the per-outcome adjustment reproduces
     did.many_outcomes (Holm, BH, Romano–Wolf over the joint draws)."""
-    tables, _ = demo
-    s = impact_sample(tables, households=weighted)
+    s = weighted
     types = [c for c in s.columns if c.startswith("received_")]
     d = s[s["wave"].isin(["baseline", "endline"])].copy()
     d["post"] = (d["wave"] == "endline").astype(int)
     assert d[types].notna().all().all()
     ref = did.many_outcomes(d, outcomes=types, treated="treated", post="post", unit="village_id", pair="pair_id",
-                            weights="w_final", draws=2**12, seed=0).tidy().set_index(["outcome", "method"])
+                            weights="w_final", draws=2**12, seed=SEED).tidy().set_index(["outcome", "method"])
     e = out["impact_effects"]
     e = e[(e["family"] == "welfare_types") & (e["wave"] == "endline")].set_index(["outcome", "method"])
     for c in ("p_value", "p_holm", "p_bh", "p_romano_wolf"):

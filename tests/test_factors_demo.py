@@ -75,4 +75,4 @@ def test_demo_success_measures_and_moderation(demo):
     v = agg.villages.merge(m, on="village_id")
     mod = F.moderation(v, predictors=FACTORS).tidy()
     assert len(mod) == 12 and (mod["n"] == (m["arm"] == "pilot").sum()).all()
-    assert np.isfinite(mod["se"]).all()
+    assert np.isfinite(mod["std_error"]).all()

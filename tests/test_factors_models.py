@@ -222,5 +222,5 @@ def test_moderation_did_agrees_with_pair_level_moderation():
     w["did_effect"] = np.where(w["treated"] == 1, w["change"] - w["pair_id"].map(comp), np.nan)
     w = w.merge(scores, on="village_id")
     mv = moderation(w, predictors=["f", "g"]).tidy().set_index("predictor")
-    for col in ("estimate", "se", "df"):
+    for col in ("estimate", "std_error", "df"):
         np.testing.assert_allclose(md[col], mv[col], rtol=1e-8)

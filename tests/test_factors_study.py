@@ -1,4 +1,4 @@
-"""The study's success-factor analysis (welfare_eval.factors.study) and its report content, on the demo."""
+"""The study's success-factor step (welfare_eval.study.factors) and its report content, on the demo."""
 
 from __future__ import annotations
 
@@ -8,32 +8,39 @@ import pytest
 from scipy.special import expit
 
 import welfare_eval.factors as F
-from welfare_eval.factors import study
-from welfare_eval.factors.study import QCA_ANCHORS, RESULT_KEYS, analyze_factors, internal_factors
 from welfare_eval.reference import label, success_factors
+from welfare_eval.study import default_plan
+from welfare_eval.study import factors as study
+from welfare_eval.study.factors import RESULT_KEYS, analyze_factors, internal_factors
 
 FACTORS = [str(c) for c in success_factors()["code"]]
+PLAN = default_plan()
+QCA_ANCHORS = PLAN.factors.qca_anchors
+
+
+def _plan(**factors):
+    """The packaged plan with some factor settings changed."""
+    return PLAN.replace(factors=factors)
 
 
 @pytest.fixture(scope="module")
-def demo(clean_demo) -> tuple[dict[str, pd.DataFrame], dict]:
+def demo(demo_analysis) -> tuple[dict[str, pd.DataFrame], dict]:
     """Processed tables of the simulated demo (simulate → raw exports → clean) and its planted truth."""
-    return clean_demo.tables(), clean_demo.truth
+    return demo_analysis.tables, demo_analysis.truth
 
 
 @pytest.fixture(scope="module")
-def out(demo) -> dict[str, pd.DataFrame]:
-    tables, _ = demo
-    return analyze_factors(tables, seed=0)
+def out(demo_analysis) -> dict[str, pd.DataFrame]:
+    return demo_analysis.subset("factors_")
 
 
 @pytest.fixture(scope="module")
 def report_data(out, demo):
-    from welfare_eval.report.content import ReportData
+    from welfare_eval.report.data import ReportData
 
     _, truth = demo
     return ReportData(results=out, manifest={}, ledger=pd.DataFrame(), checks=pd.DataFrame(), truth=truth,
-                      simulation={"seed": 2568}, seed=0)
+                      simulation={"seed": 2568}, seed=PLAN.seed, plan=PLAN.to_dict())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -48,11 +55,11 @@ REQUIRED = {
     "factors_efa": ["statistic", "value", "note"],
     "factors_efa_loadings": ["item", "factor", "group", "F1", "F2", "communality", "dominant"],
     "factors_success": ["village_id", "arm", "pair_id", "coverage_change", "did_effect", "pair_change", "success"],
-    "factors_associations": ["outcome", "predictor", "estimate", "se", "df", "p_value", "p_perm", "p_holm", "p_bh"],
+    "factors_associations": ["outcome", "predictor", "estimate", "std_error", "df", "p_value", "p_perm", "p_holm", "p_bh"],
     "factors_dominance": ["model", "predictor", "general", "share", "rank", "general_lower", "general_upper",
                           "rank_lower", "rank_upper", "p_top1", "p_top3", "r2_full", "r2_null_expected"],
     "factors_dominance_pairs": ["model", "predictor", "other", "complete", "reproducibility"],
-    "factors_moderation": ["predictor", "estimate", "se", "df", "p_value", "p_holm", "p_bh", "exploratory"],
+    "factors_moderation": ["predictor", "estimate", "std_error", "df", "p_value", "p_holm", "p_bh", "exploratory"],
     "factors_qca_truth_table": [*internal_factors(), "OUT", "n", "incl", "PRI", "cases", "limited_diversity"],
     "factors_qca_solution": ["kind", "solution", "term", "incl", "cov_raw", "solution_incl", "solution_cov",
                              "limited_diversity", "warning"],
@@ -93,6 +100,8 @@ def test_plain_columns_survive_parquet(out, tmp_path):
 # Numbers against independent computations
 # --------------------------------------------------------------------------------------------------
 def test_own_did_effect_by_hand(out, demo):
+    """Unweighted village means here; the study uses the final weights, which are constant within a village ×
+    wave (SRS with a class nonresponse adjustment), so the two agree to rounding (atol 1e-15)."""
     tables, _ = demo
     hh = tables["households"]
     hh = hh[hh["interviewed"] == 1]
@@ -104,9 +113,10 @@ def test_own_did_effect_by_hand(out, demo):
     comp = v[v["arm"] == "comparison"].set_index("pair_id")["change"]
     pil = v[v["arm"] == "pilot"].assign(did=lambda d: d["change"] - d["pair_id"].map(comp))
     s = out["factors_success"].set_index("village_id")
-    np.testing.assert_allclose(s.loc[pil["village_id"], "did_effect"].to_numpy(), pil["did"].to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(s.loc[pil["village_id"], "did_effect"].to_numpy(), pil["did"].to_numpy(), rtol=1e-12,
+                               atol=1e-15)
     np.testing.assert_allclose(s.loc[pil["village_id"], "pair_change"].to_numpy(),
-                               pil["pair_id"].map(comp).to_numpy(), rtol=1e-12)
+                               pil["pair_id"].map(comp).to_numpy(), rtol=1e-12, atol=1e-15)
     assert (s.loc[pil["village_id"], "success"].to_numpy(dtype=bool) == (pil["did"] > 0.10).to_numpy()).all()
 
 
@@ -189,18 +199,18 @@ def test_planted_factors_on_top_of_the_planted_multiplier(out, demo):
 
 def test_reproducible_for_a_seed(demo):
     tables, _ = demo
-    a = analyze_factors(tables, seed=7, n_boot=60, efa_iter=10)
-    b = analyze_factors(tables, seed=7, n_boot=60, efa_iter=10)
+    a = analyze_factors(tables, _plan(n_boot=60, efa_iter=10), seed=7)
+    b = analyze_factors(tables, _plan(n_boot=60, efa_iter=10), seed=7)
     for k in RESULT_KEYS:
         pd.testing.assert_frame_equal(a[k], b[k], check_exact=True)
-    c = analyze_factors(tables, seed=8, n_boot=60, efa_iter=10)
+    c = analyze_factors(tables, _plan(n_boot=60, efa_iter=10), seed=8)
     assert not np.allclose(a["factors_dominance"]["general_lower"], c["factors_dominance"]["general_lower"])
     pd.testing.assert_frame_equal(a["factors_success"], c["factors_success"])  # no randomness there
 
 
 def test_fewer_qca_conditions(demo):
     tables, _ = demo
-    res = analyze_factors(tables, n_boot=0, efa_iter=10, qca_conditions=["committee", "cooperation", "fund"])
+    res = analyze_factors(tables, _plan(n_boot=0, efa_iter=10, qca_conditions=["committee", "cooperation", "fund"]))
     tt = res["factors_qca_truth_table"]
     assert {"committee", "cooperation", "fund"} <= set(tt.columns) and "activities" not in tt.columns
     assert res["factors_qca_solution"]["conditions"].iloc[0] == "committee,cooperation,fund"
@@ -210,11 +220,11 @@ def test_fewer_qca_conditions(demo):
 def test_user_errors(demo):
     tables, _ = demo
     with pytest.raises(ValueError, match="committee"):
-        analyze_factors({k: v for k, v in tables.items() if k != "committee"})
+        analyze_factors({k: v for k, v in tables.items() if k != "committee"}, PLAN)
     with pytest.raises(ValueError, match="did_outcome"):
-        analyze_factors(tables, did_outcome="no_such_column")
+        analyze_factors(tables, _plan(did_outcome="no_such_column"))
     with pytest.raises(ValueError, match="qca_conditions"):
-        analyze_factors(tables, n_boot=0, efa_iter=5, qca_conditions=["committee", "nonsense"])
+        analyze_factors(tables, _plan(n_boot=0, efa_iter=5, qca_conditions=["committee", "nonsense"]))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -295,6 +305,6 @@ def test_pilot_without_ratings_is_reported_not_dropped_silently(demo):
     t = dict(tables)
     t["committee"] = tables["committee"][tables["committee"]["village_id"].astype(str) != pilot]
     with pytest.warns(UserWarning, match=pilot):
-        res = analyze_factors(t, n_boot=0, efa_iter=5)
+        res = analyze_factors(t, _plan(n_boot=0, efa_iter=5))
     assert (res["factors_moderation"]["n"] == 17).all()
     assert pilot not in set(res["factors_villages"]["village_id"])

@@ -85,10 +85,10 @@ def test_balance_tests_match_r(data, fixtures, spec) -> None:
     ref = ref[ref["spec"] == spec].set_index("covariate")
     res = balance_tests(data, treat="treat", covariates=COVS, **SPECS[spec])
     tab = res.table
-    for col in ["diff", "se_diff", "df", "p_value"]:
-        np.testing.assert_allclose(tab.loc[COVS, col], ref.loc[COVS, col], rtol=1e-8, err_msg=col)
+    for col, rcol in [("estimate", "diff"), ("std_error", "se_diff"), ("df", "df"), ("p_value", "p_value")]:
+        np.testing.assert_allclose(tab.loc[COVS, col], ref.loc[COVS, rcol], rtol=1e-8, err_msg=col)
     np.testing.assert_allclose(res.joint["F"], ref.loc[".joint", "diff"], rtol=1e-8)
-    np.testing.assert_allclose(res.joint["df_den"], ref.loc[".joint", "df"])
+    np.testing.assert_allclose(res.joint["df_denom"], ref.loc[".joint", "df"])
     np.testing.assert_allclose(res.joint["p_value"], ref.loc[".joint", "p_value"], rtol=1e-8)
 
 
@@ -100,7 +100,7 @@ def test_group_means_and_se(data) -> None:
     # without fixed effects the difference is the difference of (weighted) means
     bt = balance_table(data, treat="treat", covariates=COVS, weights="w")
     rw = balance_tests(data, treat="treat", covariates=COVS, weights="w")
-    np.testing.assert_allclose(rw.table["diff"], bt["mean_diff"], rtol=1e-10)
+    np.testing.assert_allclose(rw.table["estimate"], bt["mean_diff"], rtol=1e-10)
 
 
 def test_exports(data, tmp_path) -> None:

@@ -11,44 +11,10 @@ from welfare_eval.match import match_villages, screen_eligibility
 COVS = ["mean_income", "share_elderly", "share_farm", "sg_age", "sg_members", "sg_savings", "n_households"]
 
 
-def _fallback_frame(seed: int = 11) -> pd.DataFrame:
-    """Synthetic frame with selection on income and savings (used only if the simulator is absent)."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for r in range(1, 19):
-        for k in range(25):
-            rows.append(
-                {
-                    "village_id": f"{10 + r:02d}01{k // 9 + 1:02d}{k % 9 + 1:02d}",
-                    "region": r,
-                    "has_sufficiency": int(rng.random() < 0.9),
-                    "has_savings_group": int(rng.random() < 0.9),
-                    "has_fund_institution": int(rng.random() < 0.9),
-                    "mean_income": rng.lognormal(12, 0.3),
-                    "share_elderly": rng.beta(2, 8),
-                    "share_farm": rng.beta(5, 3),
-                    "sg_age": float(rng.integers(1, 30)),
-                    "sg_members": float(rng.integers(20, 300)),
-                    "sg_savings": rng.lognormal(14, 0.8),
-                    "n_households": float(rng.integers(50, 400)),
-                }
-            )
-    f = pd.DataFrame(rows)
-    f["eligible"] = f[["has_sufficiency", "has_savings_group", "has_fund_institution"]].min(axis=1)
-    score = np.log(f["mean_income"]) * 2 + np.log(f["sg_savings"]) + rng.normal(0, 0.3, len(f))
-    f["pilot"] = 0
-    for r in range(1, 19):
-        idx = f.index[(f["region"] == r) & (f["eligible"] == 1)]
-        f.loc[score[idx].idxmax(), "pilot"] = 1
-    return f
-
-
 @pytest.fixture(scope="module")
 def demo() -> pd.DataFrame:
-    try:
-        from welfare_eval.simulate import simulate_frame
-    except ImportError:  # pragma: no cover - simulator not yet in the tree
-        return _fallback_frame()
+    from welfare_eval.simulate import simulate_frame
+
     return simulate_frame()
 
 
@@ -94,8 +60,8 @@ def test_demo_pairs_one_per_region_and_row_order(demo: pd.DataFrame) -> None:
     # pair fixed effects, 1:1, OLS: the t test is the paired t test
     wide = md.pivot(index="pair_id", columns="arm", values="sg_age")
     dd = wide["pilot"] - wide["comparison"]
-    assert bt.table.loc["sg_age", "diff"] == pytest.approx(dd.mean(), rel=1e-10)
-    assert bt.table.loc["sg_age", "se_diff"] == pytest.approx(dd.std(ddof=1) / np.sqrt(len(dd)), rel=1e-10)
+    assert bt.table.loc["sg_age", "estimate"] == pytest.approx(dd.mean(), rel=1e-10)
+    assert bt.table.loc["sg_age", "std_error"] == pytest.approx(dd.std(ddof=1) / np.sqrt(len(dd)), rel=1e-10)
 
 
 def test_survey_weighted_balance(demo: pd.DataFrame) -> None:

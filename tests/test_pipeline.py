@@ -38,15 +38,18 @@ def test_run_produces_self_contained_thai_report(demo_project: Path) -> None:
 
 def test_processed_tables_and_results_exist(demo_project: Path) -> None:
     paths = pipeline.Paths.from_root(demo_project)
-    tabs = pipeline.load_processed(paths, ["frame", "villages", "households", "benefits", "admin", "committee"])
+    tabs = pipeline.load_processed(paths)
+    assert set(tabs) == {"frame", "villages", "households", "benefits", "admin", "committee"}
     assert len(tabs["villages"]) == 36
     assert tabs["villages"]["pair_id"].nunique() == 18
     res = pipeline.load_results(paths)
     did = res["did_preliminary"]
     assert set(did["method"]) >= {"cr1", "cr2", "wild", "ri"}
     assert (did["n_clusters"] == 18).all()
-    pairs = pd.read_parquet(paths.processed / "pairs.parquet")
+    pairs = res["pairs"]
     assert len(pairs) == 18 and pairs["surveyed"].all()  # re-matching reproduces the fieldwork design
+    # results are not inputs: nothing the analysis writes lands among the processed tables
+    assert not (paths.processed / "pairs.parquet").exists()
     sizes = res["sample_sizes"]
     assert set(sizes["wave"]) == {"baseline", "midline", "endline"}
     assert (sizes["n_villages"] == 18).all()
@@ -131,3 +134,91 @@ def test_report_without_results_gives_clear_error(tmp_path: Path, capsys: pytest
     (tmp_path / "reports" / "final_report.qmd").write_text("---\ntitle: x\n---\n", encoding="utf-8")
     assert main(["report", "--root", str(tmp_path)]) == 2
     assert "run `welfare-eval analyze` first" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------------
+# The plan and the region scheme travel with the data (no process-wide state)
+# --------------------------------------------------------------------------------------------------
+CHEAP_PLAN = """\
+# a research team's edit of the plan: `coped` dropped from the impact outcomes; fewer draws
+impact:
+  outcomes: [any_welfare, n_welfare_types, welfare_amount, savings, debt, qol_index, self_reliance_index,
+             member_welfare_fund, member_savings_group, member_village_fund]
+  draws: {primary: 999, secondary: 199, welfare_types: 199}
+  preliminary: {draws: 999}
+  event_study: {draws: 199}
+factors: {n_boot: 0, efa_iter: 5}
+"""
+
+
+@pytest.fixture(scope="module")
+def custom_project(demo_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's raw exports with a user's region mapping and an edited analysis plan, run end to end."""
+    import shutil
+
+    from welfare_eval.reference import default_region_scheme
+
+    root = tmp_path_factory.mktemp("custom")
+    shutil.copytree(demo_project / "data" / "raw", root / "data" / "raw")
+    shutil.copytree(demo_project / "data" / "simulation", root / "data" / "simulation")
+    shutil.copytree(demo_project / "reports", root / "reports", ignore=shutil.ignore_patterns("*.html", "_build"))
+    (root / "analysis_plan.yaml").write_text(CHEAP_PLAN, encoding="utf-8")
+    mapping = root / "regions_2569.csv"
+    default_region_scheme().provinces.to_csv(mapping, index=False)
+    mapping.with_suffix(".json").write_text(
+        json.dumps({"scheme": "regions_2569", "name_en": "User mapping of the 2569 order", "date": "2569"}),
+        encoding="utf-8",
+    )
+    rc = main(["run", "--root", str(root), "--regions", str(mapping), "--quiet", "--engine", "builtin"])
+    assert rc == 0
+    return root
+
+
+def test_user_region_mapping_reaches_the_report(custom_project: Path, demo_project: Path) -> None:
+    paths = pipeline.Paths.from_root(custom_project)
+    man = pipeline.processed_manifest(paths)
+    assert man["region_scheme"]["scheme"] == "regions_2569"
+    assert pipeline.analysis_record(paths)["region_scheme"] == "regions_2569"
+    html = (custom_project / "reports" / "final_report.html").read_text("utf-8")
+    assert "User mapping of the 2569 order" in html
+    demo_html = (demo_project / "reports" / "final_report.html").read_text("utf-8")
+    assert "User mapping of the 2569 order" not in demo_html
+    # the process-wide default was never touched
+    from welfare_eval.reference import region_scheme
+
+    assert region_scheme().scheme != "regions_2569"
+
+
+def test_plan_yaml_changes_the_report_without_code_edits(custom_project: Path, demo_project: Path) -> None:
+    coped = "(ครัวเรือนที่มีผู้เจ็บป่วย) (จุดร้อยละ)"  # the coped outcome's row label in the impact tables
+    demo_html = (demo_project / "reports" / "final_report.html").read_text("utf-8")
+    html = (custom_project / "reports" / "final_report.html").read_text("utf-8")
+    assert coped in demo_html and coped not in html
+    paths = pipeline.Paths.from_root(custom_project)
+    rec = pipeline.analysis_record(paths)
+    assert rec["plan_source"] == "analysis_plan.yaml"
+    assert "coped" not in rec["plan"]["impact"]["outcomes"]
+    eff = pipeline.load_results(paths)["impact_effects"]
+    assert "coped" not in set(eff["outcome"])
+    assert set(eff.loc[eff["method"] == "wild", "draws"]) == {999.0, 199.0}
+    assert rec["plan_sha256"] in html and rec["plan_sha256"] not in demo_html
+
+
+def test_bad_plan_gives_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "analysis_plan.yaml").write_text("impact:\n  headlines: [savings]\n", encoding="utf-8")
+    assert main(["plan", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "unknown setting impact.headlines" in err[0] and "analysis_plan.yaml" in err[0]
+
+
+def test_plan_command_prints_the_packaged_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from welfare_eval.study import default_plan_text, load_plan
+
+    (tmp_path / "data").mkdir()
+    assert main(["plan", "--root", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out == default_plan_text()
+    p = tmp_path / "analysis_plan.yaml"
+    p.write_text(out, encoding="utf-8")
+    assert load_plan(p) == load_plan(None)

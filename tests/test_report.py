@@ -416,3 +416,21 @@ def test_fresh_process_uses_the_running_interpreter(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert f"EXE={sys.executable}" in (tmp_path / "exe.html").read_text(encoding="utf-8")
+
+
+def test_include_shortcode(tmp_path: Path) -> None:
+    """Quarto's {{< include >}}: relative paths, nesting, code blocks untouched, clear errors."""
+    from welfare_eval.report._qmd import expand_includes
+
+    (tmp_path / "sec").mkdir()
+    (tmp_path / "sec" / "_a.qmd").write_text("## A\n\n{{< include _b.qmd >}}\n", encoding="utf-8")
+    (tmp_path / "sec" / "_b.qmd").write_text("text of b\n", encoding="utf-8")
+    main = tmp_path / "main.qmd"
+    text = "# T\n\n{{< include sec/_a.qmd >}}\n\n```\n{{< include sec/_a.qmd >}}\n```\n"
+    out = expand_includes(text, main)
+    assert out == "# T\n\n## A\n\ntext of b\n\n```\n{{< include sec/_a.qmd >}}\n```\n"
+    with pytest.raises(ValueError, match=r"main.qmd:1: included file nope.qmd not found"):
+        expand_includes("{{< include nope.qmd >}}\n", main)
+    (tmp_path / "sec" / "_b.qmd").write_text("{{< include _a.qmd >}}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="include cycle"):
+        expand_includes(text, main)

@@ -1,4 +1,4 @@
-"""The study's household weights and weighted descriptive tables (welfare_eval.survey.study, issue 5).
+"""The study's household weights and weighted descriptive tables (welfare_eval.study.weights / .descriptives).
 
 References: hand computations (weighted means, sums of weights, Kish deff, textbook stratified-SRS
 variance), the survey module's own domain/subset equivalence, and the simulator's finite population
@@ -17,23 +17,17 @@ from scipy import stats
 
 simulate = pytest.importorskip("welfare_eval.simulate")
 
+from survey_coverage import census_population, coverage_simulation  # noqa: E402
+
 import welfare_eval.reference as ref  # noqa: E402
+from welfare_eval.study import default_plan  # noqa: E402
+from welfare_eval.study.descriptives import _check_sum_to_n, changes, weighted_tables  # noqa: E402
+from welfare_eval.study.sample import receipt_wide  # noqa: E402
+from welfare_eval.study.weights import household_design, panel_design, weights_pipeline  # noqa: E402
 from welfare_eval.survey import change  # noqa: E402
-from welfare_eval.survey.study import (  # noqa: E402
-    OUTCOMES,
-    _check_sum_to_n,
-    census_population,
-    changes,
-    coverage_simulation,
-    household_design,
-    panel_design,
-    receipt_wide,
-    weight_distribution,
-    weighted_tables,
-    weights_pipeline,
-)
 
 SEED = 2568
+OUTCOMES = default_plan().descriptives.outcomes
 CODES = list(ref.welfare_types()["code"])
 
 
@@ -44,13 +38,19 @@ def demo(clean_demo: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def weighted(demo: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return weights_pipeline(demo["households"], demo["villages"], demo["frame"])
+def weights(demo_analysis: Any) -> Any:
+    """The weights step's result (households with weights, audit, distribution)."""
+    return demo_analysis.weights
 
 
 @pytest.fixture(scope="module")
-def tables(demo: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    return weighted_tables(demo["households"], demo["benefits"], villages=demo["villages"])
+def weighted(weights: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return weights.households, weights.audit
+
+
+@pytest.fixture(scope="module")
+def tables(demo_analysis: Any) -> dict[str, pd.DataFrame]:
+    return demo_analysis.subset("survey_")
 
 
 # ------------------------------------------------------------------------------------------ weights
@@ -75,18 +75,21 @@ def test_weights_keep_row_order_and_rows(demo: dict[str, Any], weighted: tuple[p
     assert len(hh) == len(src)
     assert hh["hh_id"].tolist() == src["hh_id"].tolist()
     shuffled = src.sample(frac=1.0, random_state=3)
-    hh2, _ = weights_pipeline(shuffled)
+    hh2 = weights_pipeline(shuffled).households
     back = hh2.set_index(["hh_id", "wave"])["w_final"].sort_index()
     np.testing.assert_allclose(back.to_numpy(), hh.set_index(["hh_id", "wave"])["w_final"].sort_index().to_numpy())
 
 
-def test_weights_match_the_analysis_weights(demo: dict[str, Any], weighted: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-    """Same final weights as welfare_eval.analysis.household_weights (so wiring them in changes no DiD number)."""
-    from welfare_eval.analysis import household_weights
-
-    old = household_weights(demo["households"])
+def test_weights_once_equal_each_step_design(demo: dict[str, Any], weighted: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    """The one-pass weights equal the designs built step by step (nonresponse and final weights)."""
     new, _ = weighted
-    np.testing.assert_allclose(new["w_final"].to_numpy(), old["w_final"].to_numpy(), rtol=1e-12)
+    for wv in ("baseline", "endline"):
+        d = household_design(demo["households"], wave=wv, villages=demo["villages"])
+        nr = household_design(demo["households"], wave=wv, steps=("base", "nonresponse"))
+        k = d.data["hh_id"] + "|" + d.data["wave"]
+        got = new.assign(k=new["hh_id"].astype(str) + "|" + new["wave"].astype(str)).set_index("k")
+        np.testing.assert_allclose(got.loc[k, "w_final"].to_numpy(), d.weights, rtol=1e-12)
+        np.testing.assert_allclose(got.loc[k, "w_nonresponse"].to_numpy(), nr.weights, rtol=1e-12)
 
 
 def test_panel_weights_attrition(weighted: tuple[pd.DataFrame, pd.DataFrame]) -> None:
@@ -329,19 +332,19 @@ def test_change_is_difference_of_means_and_linked_variance_close(
     np.testing.assert_allclose(direct["std_error"], ch.loc["savings", "std_error"].to_numpy(), rtol=1e-12)
 
 
-def test_pairs_inference(demo: dict[str, Any]) -> None:
-    t = weighted_tables(demo["households"], demo["benefits"], inference="pairs")
+def test_pairs_inference(demo: dict[str, Any], weights: Any, tables: dict[str, pd.DataFrame]) -> None:
+    t = weighted_tables(weights, demo["benefits"], inference="pairs", outcomes=OUTCOMES)
     out = t["survey_outcomes"]
     assert (out["df"] == 18).all() and (out["inference"] == "pairs").all()
-    fin = weighted_tables(demo["households"], demo["benefits"])["survey_outcomes"]
+    fin = tables["survey_outcomes"]
     np.testing.assert_allclose(out["estimate"], fin["estimate"], rtol=1e-12)
     assert (out["std_error"] > 0).all()
     assert (t["survey_change"]["df"] == 18).all()
 
 
-def test_weight_distribution(demo: dict[str, Any], weighted: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+def test_weight_distribution(weights: Any, weighted: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     hh, _ = weighted
-    dist = weight_distribution(demo["households"])
+    dist = weights.distribution
     assert dist["step"].tolist() == ["base", "nonresponse", "poststratify"] * 3
     last = dist[dist["wave"] == "endline"].iloc[-1]
     x = hh.loc[(hh["wave"].astype(str) == "endline") & (hh["w_final"] > 0), "w_final"]
@@ -349,7 +352,7 @@ def test_weight_distribution(demo: dict[str, Any], weighted: tuple[pd.DataFrame,
 
 
 def test_panel_design_change(demo: dict[str, Any]) -> None:
-    p = panel_design(demo["households"])
+    p = panel_design(demo["households"], outcomes=["savings"])
     w = p.weights
     assert p.audit().tidy()["step"].tolist() == ["base", "nonresponse", "attrition"]
     kept = p.data["retained"].to_numpy() == 1
@@ -360,13 +363,13 @@ def test_panel_design_change(demo: dict[str, Any]) -> None:
 # ------------------------------------------------------------------------------------------ report
 @pytest.fixture(scope="module")
 def report_data(tables: dict[str, pd.DataFrame], tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from welfare_eval.pipeline import _write_parquet
-    from welfare_eval.report.content import ReportData
+    from welfare_eval._io import write_parquet
+    from welfare_eval.report.data import ReportData
 
     # as the report reads them: written by the pipeline's Parquet writer and read back
     folder = tmp_path_factory.mktemp("results")
     for name, df in tables.items():
-        _write_parquet(df, folder / f"{name}.parquet")
+        write_parquet(df, folder / f"{name}.parquet")
     results = {p.stem: pd.read_parquet(p) for p in folder.glob("*.parquet")}
     return ReportData(
         results=results, manifest={}, ledger=pd.DataFrame(), checks=pd.DataFrame(), truth=None,

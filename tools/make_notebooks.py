@@ -20,7 +20,8 @@ from welfare_eval import pipeline
 from welfare_eval.report import figures
 
 figures.use_thai_font()
-paths = pipeline.Paths.discover()  # the project folder ($WELFARE_EVAL_ROOT or a parent with data/)
+paths = pipeline.Paths.discover()  # the project folder: the current folder or a parent with data/
+D = pipeline.report_data(paths)  # what `welfare-eval run` stored: results, plan, manifest, ledger, checks
 paths"""
 
 SPECS = Path(__file__).resolve().parent / "notebooks"

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -84,11 +85,19 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        # mkstemp makes the file private (0600): give it the mode a plain open() would (or keep the old one)
+        os.chmod(tmp, p.stat().st_mode & 0o7777 if p.exists() else 0o666 & ~_umask())
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return p
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | Path, text: str, *, encoding: str = "utf-8") -> Path:
@@ -107,21 +116,34 @@ def write_json(path: str | Path, obj: Any) -> Path:
 def parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` with plain column types that round-trip through Parquet unchanged.
 
-    No index (reset); categoricals, objects and strings → pandas ``string``; booleans → ``bool``;
-    integers → ``int64``; other numbers → ``float64``. Missing text stays missing (``<NA>``), it is not
-    turned into the text ``"nan"``.
+    No index (reset) and text column names. Object columns holding only booleans → ``bool`` (nullable
+    ``boolean`` when some are missing), only numbers → ``float64``, anything else → pandas ``string``;
+    categoricals and strings → ``string``; booleans → ``bool``; integers → ``int64`` (``float64`` when some
+    are missing); other numbers → ``float64``. Missing text stays missing (``<NA>``), it never becomes the
+    text ``"nan"``.
     """
     out = df.reset_index(drop=True).copy()
+    out.columns = [str(c) for c in out.columns]
     for c in out.columns:
         s = out[c]
+        if s.dtype == object:
+            vals = [v for v in s if v is not None and not (isinstance(v, float) and np.isnan(v)) and v is not pd.NA]
+            if vals and all(isinstance(v, bool | np.bool_) for v in vals):
+                out[c] = s.astype("boolean") if len(vals) < len(s) else s.astype(bool)
+                continue
+            if vals and all(isinstance(v, int | float | np.integer | np.floating) for v in vals):
+                out[c] = pd.to_numeric(s).astype("float64")
+                continue
         if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object or pd.api.types.is_string_dtype(s):
-            miss = s.isna()
-            t = s.astype(object).where(~miss, None)
-            out[c] = pd.array([None if v is None else str(v) for v in t], dtype="string")
+            miss = s.isna().to_numpy()
+            objs = s.astype(object).to_numpy()
+            out[c] = pd.array([None if m else str(v) for v, m in zip(objs, miss, strict=True)], dtype="string")
+        elif isinstance(s.dtype, pd.BooleanDtype):
+            out[c] = s if s.isna().any() else s.astype(bool)
         elif pd.api.types.is_bool_dtype(s):
             out[c] = s.astype(bool)
         elif pd.api.types.is_integer_dtype(s):
-            out[c] = s.astype("int64") if not s.isna().any() else s.astype(float)
+            out[c] = s.astype("int64") if not s.isna().any() else s.astype("float64")
         elif pd.api.types.is_numeric_dtype(s):
             out[c] = s.astype("float64")
     return out

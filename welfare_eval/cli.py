@@ -4,9 +4,10 @@
 
     welfare-eval run                 # simulate the demo (only if data/raw is empty), clean, analyse, report
     welfare-eval simulate [--force]  # write the seeded demo study's raw exports
-    welfare-eval clean [--raw DIR] [--out DIR]
-    welfare-eval analyze
-    welfare-eval report [--engine auto|quarto|builtin]
+    welfare-eval clean [--raw DIR] [--out DIR] [--regions MAPPING.csv]
+    welfare-eval analyze [--plan analysis_plan.yaml]
+    welfare-eval report [--engine auto|quarto|builtin] [--lang th|en]
+    welfare-eval plan                # print the analysis plan in force (YAML), to copy and edit
 
 User mistakes (a missing file, a bad codebook, an unknown option) end with a one-line error and exit
 status 2; ``--debug`` shows the traceback.
@@ -23,7 +24,6 @@ from welfare_eval import __version__
 
 __all__ = ["build_parser", "main"]
 
-DEFAULT_SEED = 2568
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,8 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="processed tables folder (default: ROOT/data/processed)",
     )
     common.add_argument("--reports", type=Path, default=None, help="reports folder (default: ROOT/reports)")
-    common.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
-    common.add_argument("--regions", type=Path, default=None, help="CSV mapping provinces to inspection regions")
+    common.add_argument("--seed", type=int, default=None, help="random seed (default: the analysis plan's, 2568)")
+    common.add_argument(
+        "--plan", type=Path, default=None,
+        help="analysis plan YAML (default: ROOT/analysis_plan.yaml when it exists, else the packaged plan)",
+    )
     common.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     common.add_argument("--debug", action="store_true", help="show tracebacks")
 
@@ -54,13 +57,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true",
         help="regenerate demo files welfare_eval wrote before (never touches files a user put there)",
     )
-    sub.add_parser("clean", parents=[common], help="raw exports → validated, de-identified processed tables")
+    c = sub.add_parser("clean", parents=[common], help="raw exports → validated, de-identified processed tables")
     sub.add_parser("analyze", parents=[common], help="matching, balance, weights and effect estimates")
     r = sub.add_parser("report", parents=[common], help="render reports/final_report.qmd to HTML")
-    r.add_argument("--engine", choices=("auto", "quarto", "builtin"), default="auto")
     run = sub.add_parser("run", parents=[common], help="the whole job: [simulate] → clean → analyze → report")
     run.add_argument("--resimulate", action="store_true", help="regenerate the demo raw data first")
-    run.add_argument("--engine", choices=("auto", "quarto", "builtin"), default="auto")
+    for q in (c, run):
+        q.add_argument(
+            "--regions", type=Path, default=None,
+            help="CSV mapping provinces to inspection regions (default: the packaged 2017 scheme); "
+            "recorded in the manifest and used by every later step",
+        )
+    for q in (r, run):
+        q.add_argument("--engine", choices=("auto", "quarto", "builtin"), default="auto")
+        q.add_argument("--lang", choices=("th", "en"), default="th", help="report edition (default th)")
+    sub.add_parser("plan", parents=[common], help="print the analysis plan in force (YAML)")
     return p
 
 
@@ -69,29 +80,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import os
 
-    saved = {k: os.environ.get(k) for k in ("WELFARE_EVAL_PROGRESS", "WELFARE_EVAL_QUIET")}
+    saved = {k: os.environ.get(k) for k in ("WELFARE_EVAL_PROGRESS",)}
     if args.quiet:
         os.environ["WELFARE_EVAL_PROGRESS"] = "0"
-        os.environ["WELFARE_EVAL_QUIET"] = "1"
     try:
         from welfare_eval import pipeline
-        from welfare_eval.reference import set_region_scheme
 
-        if args.regions is not None:
-            set_region_scheme(args.regions)
         paths = pipeline.Paths.from_root(
-            args.root, raw=args.raw, processed=args.processed, reports=args.reports
+            args.root, raw=args.raw, processed=args.processed, reports=args.reports, quiet=args.quiet
         )
         if args.command == "simulate":
-            pipeline.simulate(paths, seed=args.seed, force=args.force)
+            pipeline.simulate(paths, seed=args.seed, force=args.force, plan=args.plan)
         elif args.command == "clean":
-            pipeline.clean(paths)
+            pipeline.clean(paths, regions=args.regions)
         elif args.command == "analyze":
-            pipeline.analyze(paths, seed=args.seed)
+            pipeline.analyze(paths, seed=args.seed, plan=args.plan)
         elif args.command == "report":
-            pipeline.report(paths, engine=args.engine)
+            pipeline.report(paths, engine=args.engine, lang=args.lang)
         elif args.command == "run":
-            pipeline.run(paths, seed=args.seed, resimulate=args.resimulate, engine=args.engine)
+            pipeline.run(paths, seed=args.seed, resimulate=args.resimulate, engine=args.engine,
+                         regions=args.regions, plan=args.plan, lang=args.lang)
+        elif args.command == "plan":
+            from welfare_eval.study import default_plan_text
+
+            the_plan = pipeline.project_plan(paths, args.plan)
+            if the_plan.source == "package default plan":
+                sys.stdout.write(default_plan_text())
+            else:
+                sys.stdout.write(f"# analysis plan from {the_plan.source}\n" + the_plan.to_yaml())
     except KeyboardInterrupt:  # pragma: no cover
         print("welfare-eval: interrupted", file=sys.stderr)
         return 130

@@ -13,7 +13,7 @@ CELLS = [
            "of its own."),
     ("code", SETUP),
     ("code", "tables = pipeline.load_processed(paths)\n{name: df.shape for name, df in tables.items()}"),
-    ("code", "results = pipeline.load_results(paths)\nsorted(results)"),
+    ("code", "results = D.results  # stored by `welfare-eval analyze`; nothing is recomputed here\nsorted(results)"),
     ("md", "## Eligibility funnel and the 18 matched pairs"),
     ("code", "results['funnel']"),
     ("code", "results['design']"),
@@ -21,10 +21,12 @@ CELLS = [
     ("code", "results['sample_sizes']"),
     ("md", "## Balance before and after matching"),
     ("code", "from welfare_eval.report import content\n"
-             "D = content.load_report_data(paths)\ncontent.love_plot(D, 'en');"),
+             "content.love_plot(D, 'en');"),
     ("md", "## Preliminary difference-in-differences (all inference methods)"),
     ("code", "results['did_preliminary'][['outcome', 'method', 'estimate', 'std_error', 'df', "
              "'p_value', 'ci_low', 'ci_high']]"),
-    ("code", "truth = pipeline.load_truth(paths)  # None for real data\n"
+    ("md", "## The analysis plan the results follow (`analysis_plan.yaml`, or the packaged plan)"),
+    ("code", "print(D.plan_source, D.plan_sha256[:12])\nD.plan['impact']['headline']"),
+    ("code", "truth = D.truth  # the demo's planted truth; None for real data\n"
              "None if truth is None else [e for e in truth['effects'] if e['wave'] == 'endline'][:6]"),
 ]

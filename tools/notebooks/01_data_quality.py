@@ -14,9 +14,7 @@ CELLS = [
            "as `<pii>`. Re-run the cleaning in place with `welfare_eval.clean.clean_all(raw, None)` (validates "
            "without writing)."),
     ("code", SETUP),
-    ("code", "import pandas as pd\n"
-             "ledger = pd.read_csv(paths.processed / 'ledger.csv', dtype=str)\n"
-             "checks = pd.read_csv(paths.processed / 'checks.csv', dtype=str)\n"
+    ("code", "ledger, checks = D.ledger, D.checks  # as the report shows them\n"
              "totals = ledger.groupby(['file', 'status']).size().unstack(fill_value=0)\n"
              "totals.insert(0, 'read', totals.sum(axis=1))\n"
              "totals"),
@@ -30,7 +28,7 @@ CELLS = [
     ("md", "## Out-of-range values and missing-value codes (set to missing, never deleted)"),
     ("code", "checks[checks['rule'].isin(['range', 'missing_code'])].head(10)"),
     ("md", "## What the cleaning used: the manifest (hashes of every input and output)"),
-    ("code", "import json\n"
-             "manifest = json.loads((paths.processed / 'manifest.json').read_text('utf-8'))\n"
-             "pd.DataFrame(manifest['inputs'])[['file', 'encoding', 'rows', 'sha256']]"),
+    ("code", "import pandas as pd\n"
+             "pd.DataFrame(D.manifest['inputs'])[['file', 'encoding', 'rows', 'sha256']]"),
+    ("code", "D.region_scheme['name_en'], D.region_scheme['date']  # the province → region scheme used"),
 ]

@@ -14,16 +14,11 @@ CELLS = [
            "randomization inference), multiple-testing adjustments, leave-one-pair-out influence, a doubly "
            "robust check, and an event study of the savings groups' yearly records with pre-trend tests and "
            "Rambachan–Roth sensitivity. Run `make run` (or `welfare-eval run`) first. The tables come from "
-           "`welfare_eval.did.study.analyze_impact` (stored as `data/processed/results/impact_*.parquet`); "
+           "`welfare_eval.study.impact.analyze_impact` (stored as `data/processed/results/impact_*.parquet`); "
            "this notebook shows them and calls library functions for exploration."),
     ("code", SETUP),
     ("code", "from IPython.display import Markdown\n\n"
-             "from welfare_eval.did.study import analyze_impact\n"
-             "from welfare_eval.report import content\n"
              "from welfare_eval.report import impact_content as IC\n\n"
-             "D = content.load_report_data(paths)\n"
-             "if 'impact_effects' not in D.results:  # results written before the impact stage was wired in\n"
-             "    D.results.update(analyze_impact(pipeline.load_processed(paths), seed=D.seed or 0))\n"
              "sorted(k for k in D.results if k.startswith('impact_'))"),
     ("md", "## Effects by outcome and wave\n\n"
            "Binary outcomes in percentage points. `p (wild)`: restricted wild cluster bootstrap-t (full "
@@ -53,8 +48,10 @@ CELLS = [
     ("code", "IC.sensitivity_plot(D, 'en');"),
     ("md", "## Exploring: one outcome with the library directly"),
     ("code", "from welfare_eval import did\n"
-             "from welfare_eval.did.study import impact_sample\n\n"
-             "s = impact_sample(pipeline.load_processed(paths))\n"
+             "from welfare_eval.study.impact import impact_sample\n"
+             "from welfare_eval.study.weights import weights_pipeline\n\n"
+             "tables = pipeline.load_processed(paths)\n"
+             "s = impact_sample(weights_pipeline(tables['households'], tables['villages']).households)\n"
              "d = s[s['wave'].isin(['baseline', 'endline'])].dropna(subset=['savings']).copy()\n"
              "d['post'] = (d['wave'] == 'endline').astype(int)\n"
              "res = did.estimate(d, outcome='savings', treated='treated', post='post', unit='village_id',\n"

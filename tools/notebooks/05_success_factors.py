@@ -11,17 +11,12 @@ CELLS = [
            "Committee ratings of the 12 success factors (36 Likert items) → reliable scales → village scores → "
            "which factors go with a larger effect of the pilot in its own village (its DiD effect: the pilot's "
            "change minus its matched comparison village's change). Run `make run` (or `welfare-eval run`) first. "
-           "The tables come from `welfare_eval.factors.study.analyze_factors` (stored in "
+           "The tables come from `welfare_eval.study.factors.analyze_factors` (stored in "
            "`data/processed/results/factors_*.parquet`); this notebook only shows them and calls library "
            "functions for exploration."),
     ("code", SETUP),
     ("code", "from IPython.display import Markdown\n\n"
-             "from welfare_eval.factors.study import analyze_factors\n"
-             "from welfare_eval.report import content\n"
              "from welfare_eval.report import factors_content as FC\n\n"
-             "D = content.load_report_data(paths)\n"
-             "if 'factors_reliability' not in D.results:  # results written before the factors stage was wired in\n"
-             "    D.results.update(analyze_factors(pipeline.load_processed(paths), seed=D.seed or 0))\n"
              "sorted(k for k in D.results if k.startswith('factors_'))"),
     ("md", "## Scales: reliability, agreement within villages, structure\n\n"
            "Cronbach's alpha with its Feldt interval and McDonald's omega per factor; ICC(2) and rwg(j) say "
@@ -42,7 +37,7 @@ CELLS = [
     ("code", "# complete dominance and how often it reproduces in the bootstrap\n"
              "D.results['factors_dominance_pairs'].query('complete == 1')"),
     ("code", "D.results['factors_associations'].query(\"outcome == 'did_effect'\")"
-             "[['predictor', 'estimate', 'ci_lower', 'ci_upper', 'p_value', 'p_perm', 'p_holm', 'p_bh']]"),
+             "[['predictor', 'estimate', 'ci_low', 'ci_high', 'p_value', 'p_perm', 'p_holm', 'p_bh']]"),
     ("code", "D.results['factors_all_subsets']"),
     ("md", "## Moderation of the DiD effect (exploratory)\n\n"
            "Village level (stored): the pilot's own DiD effect on each centred factor, CR2 + Satterthwaite. "
@@ -51,9 +46,10 @@ CELLS = [
            "the two agree."),
     ("code", "FC.moderation_display(D, 'en')"),
     ("code", "import welfare_eval.factors as F\n"
-             "from welfare_eval.analysis import household_weights\n"
-             "from welfare_eval.factors.study import internal_factors\n\n"
-             "hh = household_weights(pipeline.load_processed(paths, ['households'])['households'])\n"
+             "from welfare_eval.study.factors import internal_factors\n"
+             "from welfare_eval.study.weights import weights_pipeline\n\n"
+             "tables = pipeline.load_processed(paths)\n"
+             "hh = weights_pipeline(tables['households'], tables['villages']).households\n"
              "hh = hh[(hh['interviewed'] == 1) & hh['wave'].astype(str).isin(['baseline', 'endline'])].copy()\n"
              "hh['post'] = (hh['wave'].astype(str) == 'endline').astype(int)\n"
              "F.moderation_did(hh, scores=D.results['factors_villages'], predictors=internal_factors(),\n"

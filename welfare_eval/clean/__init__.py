@@ -7,7 +7,7 @@ no personal data reaches the processed tables.
 
 Entry point
 -----------
-``clean_all(raw_dir, out_dir, *, codebook=None, key=None) -> CleanResult`` reads every raw file named
+``clean_all(raw_dir, out_dir, *, codebook=None, key=None, regions=None, demo=False) -> CleanResult`` reads every raw file named
 by the codebook's ``source`` patterns (CSV in UTF-8, UTF-8 with BOM or cp874 — detected and reported —
 and XLSX, every sheet), applies the codebook (rename, convert, recode, range and code checks, Thai
 normalisation), builds and validates the six tables, and writes (all-or-nothing) into ``out_dir``:

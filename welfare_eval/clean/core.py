@@ -216,6 +216,8 @@ def clean_all(
     *,
     codebook: str | Path | None = None,
     key: str | bytes | Path | PseudonymKey | None = None,
+    regions: ref.RegionScheme | None = None,
+    demo: bool = False,
 ) -> CleanResult:
     """Clean the raw exports of ``raw_dir`` into validated processed tables.
 
@@ -231,9 +233,16 @@ def clean_all(
         Codebook file (CSV or XLSX); default ``raw_dir/codebook.csv`` (or ``.xlsx``).
     key : optional
         Pseudonymisation key (see :func:`welfare_eval.clean.ids.load_key`); by default
-        ``$WELFARE_EVAL_PSEUDONYM_KEY`` or ``~/.config/welfare_eval/pseudonym.key``. When neither
-        exists and the raw folder holds the simulator's demo exports, the public demo key is used and
-        the manifest and summary say so.
+        ``$WELFARE_EVAL_PSEUDONYM_KEY`` or ``~/.config/welfare_eval/pseudonym.key``; without one the run stops
+        (fail closed), unless ``demo`` is true.
+    demo : bool
+        The caller has proved that the raw files are the simulated demo (the pipeline compares their SHA-256
+        with the simulator's generation record): then, without a key, the public demo key is used and the
+        manifest and summary say so. The cleaning itself never guesses this from file names.
+    regions : RegionScheme, optional
+        The province → inspection-region mapping the villages are checked against (default: the packaged
+        2017 scheme, or the one set with :func:`welfare_eval.reference.set_region_scheme`). The whole scheme
+        is recorded in the manifest (``region_scheme``), so later stages and the report use the same one.
 
     Returns
     -------
@@ -254,9 +263,10 @@ def clean_all(
             raise CleaningError(f"{raw}: no codebook.csv or codebook.xlsx; put the codebook beside the raw data")
         codebook = found[0]
     cb = read_codebook(codebook)
-    demo = _looks_like_demo(raw)
     pkey = load_key(key, allow_demo=demo)
-    ctx = Context(CheckLog(), Ledger(), pkey)
+    scheme = regions if regions is not None else ref.region_scheme()
+    ctx = Context(CheckLog(), Ledger(), pkey, regions=scheme)
+    n_reg = len(scheme.regions)
     if pkey.is_demo:
         ctx.notes.append("DEMO pseudonym key used: hh_id values are NOT protected; never use it for real data")
 
@@ -290,17 +300,17 @@ def clean_all(
             raise CleaningError(f"{Path(codebook).name}: no source file feeds table {need!r}; check the 'table' column")
 
     tables: dict[str, pd.DataFrame] = {}
-    tables["frame"] = validate_table("frame", build_frame(ctx, parts["frame"]))
-    tables["villages"] = validate_table("villages", build_villages(ctx, parts["villages"], tables["frame"]))
+    tables["frame"] = validate_table("frame", build_frame(ctx, parts["frame"]), n_regions=n_reg)
+    tables["villages"] = validate_table("villages", build_villages(ctx, parts["villages"], tables["frame"]), n_regions=n_reg)
     hh_parts = _unique(parts.get("households", []) + parts.get("benefits", []))
     if hh_parts:
         hh, ben = build_households(ctx, hh_parts, tables["villages"])
-        tables["households"] = validate_table("households", hh)
-        tables["benefits"] = validate_table("benefits", ben)
+        tables["households"] = validate_table("households", hh, n_regions=n_reg)
+        tables["benefits"] = validate_table("benefits", ben, n_regions=n_reg)
     if parts.get("admin"):
-        tables["admin"] = validate_table("admin", build_admin(ctx, parts["admin"], tables["villages"]))
+        tables["admin"] = validate_table("admin", build_admin(ctx, parts["admin"], tables["villages"]), n_regions=n_reg)
     if parts.get("committee"):
-        tables["committee"] = validate_table("committee", build_committee(ctx, parts["committee"], tables["villages"]))
+        tables["committee"] = validate_table("committee", build_committee(ctx, parts["committee"], tables["villages"]), n_regions=n_reg)
     unknown_tables = sorted(set(parts) - set(TABLES))
     if unknown_tables:
         ctx.notes.append(f"codebook tables without a builder ignored: {unknown_tables}")
@@ -331,7 +341,7 @@ def clean_all(
         "key_source": pkey.source,
         "key_id": pkey.key_id,
         "demo_key": pkey.is_demo,
-        "region_scheme": ref.region_scheme().scheme,
+        "region_scheme": scheme.to_dict(),
         "inputs": inputs,
         "ignored_files": ignored,
     }
@@ -354,28 +364,3 @@ def _unique(parts: list[Part]) -> list[Part]:
             seen.add((p.file, p.sheet))
             out.append(p)
     return out
-
-
-def _looks_like_demo(raw: Path) -> bool:
-    """The simulator's exports (the demo key is allowed only then): the simulator's file set, and its
-    workbook carries the document property ``creator = welfare_eval.simulate``."""
-    try:
-        from welfare_eval.simulate.exports import RAW_FILES
-    except ImportError:  # pragma: no cover - simulate stage absent
-        return False
-    names = {p.name for p in raw.iterdir() if p.is_file()}
-    if not set(RAW_FILES) <= names:
-        return False
-    books = [raw / n for n in RAW_FILES if n.endswith(".xlsx")]
-    try:
-        from openpyxl import load_workbook
-
-        for b in books:
-            wb = load_workbook(b, read_only=True)
-            creator = wb.properties.creator
-            wb.close()
-            if creator != "welfare_eval.simulate":
-                return False
-    except Exception:  # an unreadable workbook is not the demo; its own read reports the problem
-        return False
-    return True

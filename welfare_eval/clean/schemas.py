@@ -36,9 +36,12 @@ def _likert(required: bool = False) -> pa.Column:
 
 
 @cache
-def schemas() -> dict[str, pa.DataFrameSchema]:
-    """The schemas by table name: frame, villages, households, benefits, admin, committee."""
-    n_regions = len(ref.regions())
+def schemas(n_regions: int = 18) -> dict[str, pa.DataFrameSchema]:
+    """The schemas by table name: frame, villages, households, benefits, admin, committee.
+
+    ``n_regions`` is the number of regions of the region scheme the data are checked against (18 in the
+    packaged 2017 scheme).
+    """
     region = pa.Column("int64", pa.Check.in_range(1, n_regions))
     arm = pa.Column("string", pa.Check.isin(list(ref.ARMS)))
     treated = pa.Column("int64", _01)
@@ -168,15 +171,17 @@ def schemas() -> dict[str, pa.DataFrameSchema]:
 SCHEMAS = ("frame", "villages", "households", "benefits", "admin", "committee")
 
 
-def validate_table(name: str, df: pd.DataFrame) -> pd.DataFrame:
+def validate_table(name: str, df: pd.DataFrame, *, n_regions: int | None = None) -> pd.DataFrame:
     """Validate a processed table by its schema (all failures collected).
+
+    ``n_regions`` defaults to the number of regions of ``welfare_eval.reference.region_scheme()``.
 
     Raises
     ------
     CleaningError
         Naming the table, the first failing column and check, and the number of failures.
     """
-    sch = schemas().get(name)
+    sch = schemas(len(ref.regions()) if n_regions is None else int(n_regions)).get(name)
     if sch is None:
         return df
     try:

@@ -96,6 +96,7 @@ class Context:
     ledger: Ledger
     key: PseudonymKey
     notes: list[str] = field(default_factory=list)
+    regions: ref.RegionScheme = field(default_factory=ref.region_scheme)
 
     def kept(self, part: Part) -> pd.DataFrame:
         """The tidy rows of a part that are still kept."""
@@ -212,7 +213,7 @@ FRAME_DROP = ("province_name",)
 
 def build_frame(ctx: Context, parts: list[Part]) -> pd.DataFrame:
     """Candidate frame: one row per village, code parts and region consistent with the reference."""
-    prov = ref.provinces().set_index("province_code")["region"]
+    prov = ctx.regions.provinces.set_index("province_code")["region"]
     _require(parts, "frame", ("village_id",))
     for p in parts:
         _check_village(ctx, p, None, "frame")
@@ -228,7 +229,7 @@ def build_frame(ctx: Context, parts: list[Part]) -> pd.DataFrame:
             exp = vid.str[:2].map(prov)
             bad = d["region"].notna() & exp.notna() & (d["region"].astype("Float64") != exp.astype("Float64"))
             ctx.flag(p, d.loc[bad, ROW], p.raw_of("region"), d.loc[bad, "region"], "region",
-                     f"region differs from the province's region in scheme {ref.region_scheme().scheme}")
+                     f"region differs from the province's region in scheme {ctx.regions.scheme}")
         crit = ["has_savings_group", "has_fund_institution", "has_sufficiency"]
         if "eligible" in d.columns and all(c in d.columns for c in crit):
             allc = (d[crit] == 1).all(axis=1).astype("Int64")

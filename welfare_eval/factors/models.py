@@ -222,7 +222,7 @@ class AssociationResult(ResultBase):
         t = self.table.iloc[::-1]
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 0.35 * len(t) + 1))
-        ax.errorbar(t["estimate"], t["predictor"], xerr=[t["estimate"] - t["ci_lower"], t["ci_upper"] - t["estimate"]],
+        ax.errorbar(t["estimate"], t["predictor"], xerr=[t["estimate"] - t["ci_low"], t["ci_high"] - t["estimate"]],
                     fmt="o", capsize=3, **kwargs)
         ax.axvline(0, color="grey", lw=0.8)
         ax.set_xlabel(f"standardised association with {self.outcome}")
@@ -279,12 +279,12 @@ def associations(
                 "predictor": p,
                 "n": len(d),
                 "estimate": est,
-                "se": se,
+                "std_error": se,
                 "df": df,
-                "t": t,
+                "statistic": t,
                 "p_value": float(2 * stats.t.sf(abs(t), df)),
-                "ci_lower": est - q * se,
-                "ci_upper": est + q * se,
+                "ci_low": est - q * se,
+                "ci_high": est + q * se,
                 **extra,
             }
         )
@@ -539,12 +539,12 @@ def moderation_did(
                 "predictor": f,
                 "n": int(r["n_obs"]),
                 "estimate": float(r["estimate"]),
-                "se": float(r["std_error"]),
+                "std_error": float(r["std_error"]),
                 "df": float(r["df"]),
-                "t": float(r["statistic"]),
+                "statistic": float(r["statistic"]),
                 "p_value": float(r["p_value"]),
-                "ci_lower": float(r["ci_low"]),
-                "ci_upper": float(r["ci_high"]),
+                "ci_low": float(r["ci_low"]),
+                "ci_high": float(r["ci_high"]),
             }
         )
         d = d.drop(columns=col)

@@ -149,17 +149,17 @@ class BalanceTestResult(ResultBase):
             out.append(f"Joint test not available: {j['message']}.")
         elif j:
             out.append(
-                f"Joint test (treatment on all covariates): F({j['df_num']:.0f}, {j['df_den']:.0f}) = "
+                f"Joint test (treatment on all covariates): F({j['df_num']:.0f}, {j['df_denom']:.0f}) = "
                 f"{j['F']:.3f}, p = {j['p_value']:.4f}."
             )
         return out
 
     def to_frame(self) -> pd.DataFrame:
-        """The table with a last row for the joint F test (in columns ``diff``=F, ``p_value``)."""
+        """The table with a last row for the joint F test (in columns ``estimate`` = F, ``p_value``)."""
         out = self.table.copy()
         if self.joint:
             row = pd.DataFrame(
-                {"diff": [self.joint["F"]], "p_value": [self.joint["p_value"]], "df": [self.joint["df_den"]]},
+                {"estimate": [self.joint["F"]], "p_value": [self.joint["p_value"]], "df": [self.joint["df_denom"]]},
                 index=pd.Index(
                     [f"F-test of joint significance (df {self.joint['df_num']:.0f})"], name=out.index.name
                 ),
@@ -183,7 +183,8 @@ def balance_tests(
     fixed_effects: str | Sequence[str] | None = None,
     vce: Vce | None = None,
 ) -> BalanceTestResult:
-    """``iebaltab``-style table: N, mean and SE per group, difference, SE, t, df, p-value.
+    """``iebaltab``-style table: N, mean and SE per group, difference (``estimate``), its ``std_error``, the t
+    ``statistic``, ``df``, ``p_value``.
 
     Parameters
     ----------
@@ -232,7 +233,7 @@ def balance_tests(
         b, vv, df = _wls(x[ok], design, w[ok], v, None if groups is None else groups[ok])
         se = float(np.sqrt(vv[1, 1]))
         tt = float(b[1] / se) if se > 0 else np.nan
-        row.update(diff=float(b[1]), se_diff=se, t=tt, df=df, p_value=float(2 * stats.t.sf(abs(tt), df)))
+        row.update(estimate=float(b[1]), std_error=se, statistic=tt, df=df, p_value=float(2 * stats.t.sf(abs(tt), df)))
         if groups is not None:
             row["n_clusters"] = len(set(groups[ok]))
         rows.append(row)
@@ -252,7 +253,7 @@ def balance_tests(
             "F": np.nan,
             "p_value": np.nan,
             "df_num": float(len(covariates)),
-            "df_den": np.nan,
+            "df_denom": np.nan,
             "message": str(exc),
         }
 
@@ -279,7 +280,7 @@ def joint_balance_test(
     """Joint F test that no covariate predicts treatment (see module docstring).
 
     Rows with a missing covariate are left out (the count is returned as ``n``). Returns a dict
-    with ``F``, ``df_num``, ``df_den``, ``p_value``, ``n`` and ``vce``; ``F`` is NaN (with a
+    with ``F``, ``df_num``, ``df_denom``, ``p_value``, ``n`` and ``vce``; ``F`` is NaN (with a
     ``message``) when a clustered covariance has rank below the number of covariates.
     """
     covariates = list(covariates)
@@ -291,7 +292,7 @@ def joint_balance_test(
     b, vv, df = _wls(t[ok].astype(float), design, w[ok], v, None if groups is None else groups[ok])
     q = len(covariates)
     bb, vb = b[1 : q + 1], vv[1 : q + 1, 1 : q + 1]
-    out: dict[str, Any] = {"n": int(ok.sum()), "df_num": float(q), "df_den": df, "vce": v}
+    out: dict[str, Any] = {"n": int(ok.sum()), "df_num": float(q), "df_denom": df, "vce": v}
     sd = np.sqrt(np.diag(vb))
     if not (sd > 0).all() or np.linalg.matrix_rank(vb / np.outer(sd, sd)) < q:
         out.update(

@@ -18,11 +18,12 @@ Examples
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -42,6 +43,7 @@ __all__ = [
     "RegionScheme",
     "VillageCode",
     "VillageCodeError",
+    "default_region_scheme",
     "is_valid_village_code",
     "label",
     "labels",
@@ -173,6 +175,35 @@ class RegionScheme:
         df = df.sort_values(["region", "province_code"], kind="mergesort").reset_index(drop=True)
         return cls(scheme, name_th, name_en, date, source, caveat, df)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The scheme as plain data (metadata and one record per province), e.g. for a manifest."""
+        return {
+            "scheme": self.scheme,
+            "name_th": self.name_th,
+            "name_en": self.name_en,
+            "date": self.date,
+            "source": self.source,
+            "caveat": self.caveat,
+            "provinces": [
+                {"region": int(reg), "province_code": str(code), "province_th": str(th), "province_en": str(en)}
+                for reg, code, th, en in zip(
+                    self.provinces["region"].astype(int).tolist(),
+                    self.provinces["province_code"],
+                    self.provinces["province_th"],
+                    self.provinces["province_en"],
+                    strict=True,
+                )
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, origin: str = "<dict>") -> RegionScheme:
+        """Rebuild a scheme from :meth:`to_dict` output (validated like :meth:`from_frame`)."""
+        if "provinces" not in data:
+            raise ValueError(f"{origin}: region scheme has no provinces")
+        meta = {k: str(data.get(k, "")) for k in ("scheme", "name_th", "name_en", "date", "source", "caveat")}
+        return cls.from_frame(pd.DataFrame(list(data["provinces"])), origin=origin, **meta)
+
     @classmethod
     def from_csv(cls, path: str | Path, **meta: str) -> RegionScheme:
         """Read a user-supplied mapping (CSV with ``region``, ``province_code`` and optional names).
@@ -207,6 +238,11 @@ def _default_scheme() -> RegionScheme:
         caveat=info["caveat"],
         origin="welfare_eval/reference/data/inspection_regions_2017.csv",
     )
+
+
+def default_region_scheme() -> RegionScheme:
+    """The packaged scheme: the 18 inspection regions of 2017 (B.E. 2560) and their 76 provinces."""
+    return _default_scheme()
 
 
 _active: RegionScheme | None = None

@@ -7,7 +7,9 @@ Only the subset of Quarto used by the project's reports is understood:
   Quarto option comments ``#| key: value`` (YAML);
 * everything else is pandoc markdown and is passed through unchanged (ordinary fenced code blocks
   inside markdown are recognised so that they are not mistaken for cells);
-* inline expressions `` `{python} expr` `` in markdown.
+* inline expressions `` `{python} expr` `` in markdown;
+* Quarto's include shortcode ``{{< include _file.qmd >}}`` on a line of its own (outside code blocks): the
+  file's text, relative to the including file, replaces the line (recursively), as Quarto does.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from typing import Any
 
 import yaml
 
-__all__ = ["Chunk", "ParsedQmd", "deep_merge", "find_project", "parse_qmd"]
+__all__ = ["Chunk", "ParsedQmd", "deep_merge", "expand_includes", "find_project", "parse_qmd"]
 
 _CELL_OPEN = re.compile(r"^(?P<fence>`{3,})\s*\{\s*(?P<lang>[A-Za-z0-9_+-]+)(?P<rest>[^}]*)\}\s*$")
 _FENCE_OPEN = re.compile(r"^\s{0,3}(?P<fence>`{3,}|~{3,})")
 _OPTION = re.compile(r"^\s*#\|\s?(?P<body>.*)$")
 _INLINE = re.compile(r"(?<!`)`\{python\}\s+(?P<expr>[^`]+?)`(?!`)")
+_INCLUDE = re.compile(r"^\s*\{\{<\s*include\s+(?P<file>[^>\s]+)\s*>\}\}\s*$")
 _FENCED = re.compile(r"^[ ]{0,3}(?P<f>`{3,}|~{3,})[^\n]*\n.*?^[ ]{0,3}(?P=f)[`~]*[ \t]*$", re.M | re.S)
 
 
@@ -114,6 +117,39 @@ def _closes(line: str, fence: str) -> bool:
     """Whether ``line`` closes a block opened by ``fence`` (same character, at least as long)."""
     s = line.strip()
     return bool(s) and set(s) == {fence[0]} and len(s) >= len(fence)
+
+
+def expand_includes(text: str, path: Path | str, *, _seen: tuple[Path, ...] = ()) -> str:
+    """``text`` with every ``{{< include FILE >}}`` line replaced by FILE's text (paths relative to ``path``).
+
+    Lines inside fenced code blocks are left alone. Raises ``ValueError`` naming the file and line for a
+    missing file or an include cycle.
+    """
+    here = Path(path).resolve()
+    out: list[str] = []
+    fence: str | None = None
+    for n, line in enumerate(text.splitlines(), start=1):
+        if fence is not None:
+            out.append(line)
+            if _closes(line, fence):
+                fence = None
+            continue
+        fm = _FENCE_OPEN.match(line) or _CELL_OPEN.match(line)
+        if fm:
+            fence = fm.group("fence")
+            out.append(line)
+            continue
+        m = _INCLUDE.match(line)
+        if not m:
+            out.append(line)
+            continue
+        target = (here.parent / m.group("file")).resolve()
+        if target in (*_seen, here):
+            raise ValueError(f"{here}:{n}: include cycle through {m.group('file')}")
+        if not target.is_file():
+            raise ValueError(f"{here}:{n}: included file {m.group('file')} not found (looked for {target})")
+        out.append(expand_includes(target.read_text(encoding="utf-8"), target, _seen=(*_seen, here)).rstrip("\n"))
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
 
 
 def parse_qmd(text: str, path: Path | str = "<string>") -> ParsedQmd:

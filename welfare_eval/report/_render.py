@@ -38,10 +38,12 @@ from typing import Any, Literal
 
 import yaml
 
+from welfare_eval._io import atomic_write_bytes
 from welfare_eval._progress import progress
 from welfare_eval.report._qmd import (
     Chunk,
     deep_merge,
+    expand_includes,
     find_project,
     inline_expressions,
     parse_qmd,
@@ -70,7 +72,6 @@ _MD_SEC = re.compile(
 _CODE_SPANS = re.compile(r"(^(?P<f>`{3,}|~{3,})[^\n]*\n.*?^(?P=f)[`~]*[ \t]*$|`[^`\n]+`)", re.M | re.S)
 _INLINE_MARK = "\x1eWELFARE_EVAL_INLINE:"
 _KERNEL_NAME = "welfare-eval-python"
-_ASSETS_CSS = Path("assets") / "report.css"
 
 
 class RenderError(ValueError):
@@ -165,16 +166,6 @@ def default_output(qmd: str | Path) -> Path:
     return qmd.with_suffix(".html")
 
 
-def _atomic_target(out: Path) -> Path:
-    """A temporary file beside ``out`` (same file system, so ``os.replace`` is atomic)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".html.tmp", dir=out.parent)
-    os.close(fd)
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)  # mkstemp creates 0600; give the report normal permissions
-    return Path(tmp)
-
-
 # --------------------------------------------------------------------------------------------------
 # Quarto engine
 # --------------------------------------------------------------------------------------------------
@@ -211,9 +202,7 @@ def _render_quarto(
     if not produced.is_file():
         raise RenderError(f"{qmd}: quarto reported success but {produced} does not exist")
     if produced != out:
-        tmp = _atomic_target(out)
-        shutil.copyfile(produced, tmp)
-        os.replace(tmp, out)
+        atomic_write_bytes(out, produced.read_bytes())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -257,7 +246,7 @@ class _Builtin:
         self.qmd = qmd
         self.out = out
         self.timeout = timeout
-        self.parsed = parse_qmd(qmd.read_text(encoding="utf-8"), qmd)
+        self.parsed = parse_qmd(expand_includes(qmd.read_text(encoding="utf-8"), qmd), qmd)
         self.project_dir, project_cfg = find_project(qmd.parent)
         self.project_cfg = project_cfg
         doc = self.parsed.front
@@ -709,8 +698,6 @@ class _Builtin:
                 if not p.is_file():
                     raise RenderError(f"{self.qmd}: stylesheet {c!r} not found (looked for {p})")
                 files.append(p)
-        if not files:
-            files.append(Path(__file__).with_name("report.css"))
         return files
 
     def _font_styles(self) -> str:
@@ -766,7 +753,7 @@ class _Builtin:
             args.append("--number-sections")
         for css in self._css_files():
             args.append(f"--css={css.as_posix()}")
-        target = _atomic_target(self.out)
+        target = tmp / "pandoc-output.html"  # in the render's temporary folder; the report is written atomically below
         args.append(f"--output={target}")
         try:
             proc = subprocess.run(
@@ -779,13 +766,13 @@ class _Builtin:
             # the @font-face block (already data: URIs) is added after pandoc: passing half a
             # megabyte through --include-in-header makes --embed-resources rescan it (~1.5 s)
             fonts = self._font_styles()
+            page = target.read_text(encoding="utf-8")
             if fonts:
-                page = target.read_text(encoding="utf-8")
                 head_end = page.find("</head>")
                 if head_end < 0:
                     raise RenderError(f"{self.qmd}: pandoc output has no </head>; cannot embed fonts")
-                target.write_text(page[:head_end] + fonts + page[head_end:], encoding="utf-8")
-            os.replace(target, self.out)
+                page = page[:head_end] + fonts + page[head_end:]
+            atomic_write_bytes(self.out, page.encode("utf-8"))
         finally:
             if target.exists():
                 target.unlink()

@@ -6,13 +6,12 @@ what the pipeline computed (no statistics here). Labels come from :mod:`welfare_
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import pandas as pd
 
 import welfare_eval.reference as ref
+from welfare_eval.report.data import ReportData
 from welfare_eval.report.tables import format_number, format_p, format_table, suppress_small_cells
 
 __all__ = [
@@ -22,7 +21,6 @@ __all__ = [
     "balance_tests_display",
     "design_display",
     "funnel_display",
-    "load_report_data",
     "love_plot",
     "provenance_display",
     "quality_display",
@@ -37,48 +35,6 @@ REPORTED_PACKAGES = (
     "numpy", "pandas", "scipy", "statsmodels", "linearmodels", "formulaic", "matplotlib", "seaborn",
     "pyarrow", "openpyxl", "pythainlp", "pandera", "nbclient", "ipykernel", "pypandoc-binary", "fontpkg-sarabun",
 )
-
-
-@dataclass
-class ReportData:
-    """Everything the report shows, loaded once."""
-
-    results: dict[str, pd.DataFrame]
-    manifest: dict[str, Any]
-    ledger: pd.DataFrame
-    checks: pd.DataFrame
-    truth: dict[str, Any] | None
-    simulation: dict[str, Any] | None
-    seed: int | None
-    lock_sha256: str | None = None
-
-    @property
-    def is_demo(self) -> bool:
-        return self.simulation is not None
-
-
-def load_report_data(paths: Any = None) -> ReportData:
-    """Load results, manifest, ledger, checks and (for the demo) the planted truth."""
-    from welfare_eval import pipeline
-
-    paths = paths or pipeline.Paths.discover()
-    results = pipeline.load_results(paths)
-    man_p = paths.processed / "manifest.json"
-    manifest = json.loads(man_p.read_text("utf-8")) if man_p.is_file() else {}
-    ledger = pd.read_csv(paths.processed / "ledger.csv", dtype=str) if (paths.processed / "ledger.csv").is_file() else pd.DataFrame()
-    checks = pd.read_csv(paths.processed / "checks.csv", dtype=str) if (paths.processed / "checks.csv").is_file() else pd.DataFrame()
-    meta_p = paths.results / "analysis.json"
-    seed = json.loads(meta_p.read_text("utf-8")).get("seed") if meta_p.is_file() else None
-    return ReportData(
-        results=results,
-        manifest=manifest,
-        ledger=ledger,
-        checks=checks,
-        truth=pipeline.load_truth(paths),
-        simulation=pipeline.simulation_record(paths),
-        seed=seed,
-        lock_sha256=pipeline.sha256_file(lock) if (lock := paths.root / "requirements.lock").is_file() else None,
-    )
 
 
 def _lab(key: str, lang: Lang) -> str:
@@ -111,8 +67,9 @@ def funnel_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
     return format_table(f, lang)
 
 
-def sample_display(d: ReportData, lang: Lang = "th", *, min_count: int = 5) -> pd.DataFrame:
+def sample_display(d: ReportData, lang: Lang = "th", *, min_count: int | None = None) -> pd.DataFrame:
     """Sample sizes by wave and arm, with small cells suppressed."""
+    min_count = d.min_cell if min_count is None else min_count
     s = d.results["sample_sizes"].copy()
     s["wave"] = [_lab(f"wave.{w}", lang) for w in s["wave"]]
     s["arm"] = [_lab(f"arm.{a}", lang) for a in s["arm"]]
@@ -145,6 +102,7 @@ def balance_tests_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
     """iebaltab-style table: means by arm, within-pair difference, its SE and p-value."""
     t = d.results["balance_tests"].copy()
     t["covariate"] = [_lab(f"covariate.{c}", lang) for c in t["covariate"]]
+    t = t.rename(columns={"estimate": "diff", "std_error": "se_diff"})
     cols = ["covariate", "mean_treated", "mean_control", "diff", "se_diff", "df", "p_value"]
     return format_table(t[cols], lang, decimals=3)
 
@@ -157,7 +115,7 @@ def balance_overall_markdown(d: ReportData, lang: Lang = "th") -> str:
     if lang == "th":
         return (
             f"ค่าเฉลี่ยของ |SMD| ลดลงจาก {smd['before']:.2f} (ก่อนจับคู่) เหลือ {smd['after']:.2f} (หลังจับคู่) "
-            f"การทดสอบความสมดุลรวม: F({f['df_num']:.0f}, {f['df_den']:.0f}) = {f['statistic']:.2f}, "
+            f"การทดสอบความสมดุลรวม: F({f['df_num']:.0f}, {f['df_denom']:.0f}) = {f['statistic']:.2f}, "
             f"p = {format_p(f['p_value'])}; การทดสอบแบบสลับภายในคู่ (permutation, {int(float(perm['n_perm'])):,} ครั้ง) "
             f"p = {format_p(perm['p_value'])} "
             "ความไม่สมดุลที่เหลืออยู่หมายความว่าการประมาณผลต้องอาศัยข้อสมมติแนวโน้มคู่ขนาน (parallel trends) "
@@ -165,7 +123,7 @@ def balance_overall_markdown(d: ReportData, lang: Lang = "th") -> str:
         )
     return (
         f"Mean |SMD| fell from {smd['before']:.2f} to {smd['after']:.2f}. Joint test: F({f['df_num']:.0f}, "
-        f"{f['df_den']:.0f}) = {f['statistic']:.2f}, p = {format_p(f['p_value'])}; within-pair permutation "
+        f"{f['df_denom']:.0f}) = {f['statistic']:.2f}, p = {format_p(f['p_value'])}; within-pair permutation "
         f"test p = {format_p(perm['p_value'])}.\n"
     )
 
@@ -224,12 +182,15 @@ def provenance_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
         if isinstance(item, dict) and "file" in item and "sha256" in item:
             files[str(item["file"])] = str(item["sha256"])
     tab = appendix_table({"files": files}, seed=d.seed, packages=REPORTED_PACKAGES)
-    scheme = ref.region_scheme()
+    scheme = d.region_scheme
     extra = pd.DataFrame(
         [
             ("run", "demo data (simulated)" if d.is_demo else "real data", "yes" if d.is_demo else "no"),
-            ("regions", "scheme", f"{scheme.name_en} ({scheme.date})"),
-            ("regions", "caveat", scheme.caveat),
+            ("regions", "scheme", f"{scheme.get('name_en') or scheme.get('scheme', '?')} ({scheme.get('date', '')})"),
+            ("regions", "source", str(scheme.get("source", ""))),
+            ("regions", "caveat", str(scheme.get("caveat", ""))),
+            ("plan", "source", d.plan_source or "package default"),
+            ("plan", "sha256", d.plan_sha256 or "unknown"),
             ("software", "requirements.lock (sha256)", d.lock_sha256 or "not found"),
         ],
         columns=["section", "item", "value"],

@@ -2,7 +2,7 @@
 
 Every function takes the :class:`welfare_eval.report.content.ReportData` of the report and a language
 (``"th"`` or ``"en"``) and only formats, words or plots the ``factors_*`` result tables written by
-:func:`welfare_eval.factors.study.analyze_factors` (no statistics here). Labels come from
+:func:`welfare_eval.study.factors.analyze_factors` (no statistics here). Labels come from
 :func:`welfare_eval.reference.label`.
 """
 
@@ -17,7 +17,7 @@ import welfare_eval.reference as ref
 from welfare_eval.report.tables import format_number, format_p, format_table
 
 if TYPE_CHECKING:
-    from welfare_eval.report.content import ReportData
+    from welfare_eval.report.data import ReportData
 
 __all__ = [
     "dominance_display",
@@ -51,7 +51,7 @@ def _res(d: ReportData, key: str) -> pd.DataFrame:
     if key not in d.results:
         raise KeyError(
             f"result table {key!r} not found; run `welfare-eval analyze` with the success-factor analysis "
-            "(welfare_eval.factors.study.analyze_factors)"
+            "(welfare_eval.study.factors.analyze_factors)"
         )
     return d.results[key]
 
@@ -125,7 +125,7 @@ def moderation_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
             "factors.factor": [_fac(str(p), lang) for p in t["predictor"]],
             "factors.group": [_lab(f"factor.{g}", lang) for g in t["group"]],
             "factors.moderation": t["estimate"].to_numpy(dtype=float),
-            "ci": [_interval(a, b, 3) for a, b in zip(t["ci_lower"], t["ci_upper"], strict=True)],
+            "ci": [_interval(a, b, 3) for a, b in zip(t["ci_low"], t["ci_high"], strict=True)],
             "df": t["df"].to_numpy(dtype=float),
             "p_value": t["p_value"].to_numpy(dtype=float),
             "factors.p_holm": t["p_holm"].to_numpy(dtype=float),
@@ -386,6 +386,9 @@ def factors_summary_markdown(d: ReportData, lang: Lang = "th") -> str:
     th = lang == "th"
 
     def describe(r: pd.Series) -> str:
+        if not np.isfinite(float(r.get("rank_lower", np.nan))):  # no bootstrap (plan factors.n_boot = 0)
+            return (f"**{_fac(str(r['predictor']), lang)}** (สัดส่วน {_pct(r['share'])} ของ R²)" if th
+                    else f"**{_fac(str(r['predictor']), lang)}** ({_pct(r['share'])} of R²)")
         lo, hi = round(float(r["rank_lower"])), round(float(r["rank_upper"]))
         if th:
             return (f"**{_fac(str(r['predictor']), lang)}** (สัดส่วน {_pct(r['share'])} ของ R², ช่วงอันดับ 95% "

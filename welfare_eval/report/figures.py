@@ -16,8 +16,6 @@ True
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -206,17 +204,15 @@ def savefig(fig: Any, path: str | Path, *, dpi: int = 150, close: bool = False, 
     Path
         The written file.
     """
+    import io
+
+    from welfare_eval._io import atomic_write_bytes
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        kwargs.setdefault("bbox_inches", "tight")
-        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or None, **kwargs)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    kwargs.setdefault("bbox_inches", "tight")
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=dpi, format=path.suffix.lstrip(".") or "png", **kwargs)
+    atomic_write_bytes(path, buf.getvalue())
     if close:
         import matplotlib.pyplot as plt
 

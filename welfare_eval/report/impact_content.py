@@ -1,4 +1,4 @@
-"""Report content of the impact analysis (``impact_*`` results of :func:`welfare_eval.did.study.analyze_impact`).
+"""Report content of the impact analysis (``impact_*`` results of :func:`welfare_eval.study.impact.analyze_impact`).
 
 Display tables, figures and plain-language paragraphs; no statistics here. Outcomes measured as 0/1
 proportions are shown in percentage points (estimate × 100), as the planted truth's ``effect`` column.
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 import welfare_eval.reference as ref
-from welfare_eval.report.content import ReportData
+from welfare_eval.report.data import ReportData
 from welfare_eval.report.tables import format_number, format_p
 
 __all__ = [

@@ -1,7 +1,7 @@
 """Report content of the survey weights and the weighted descriptive tables (issue 5).
 
 Display tables, figures and a paragraph built from the ``survey_*`` result tables written by the
-analysis (:func:`welfare_eval.survey.study.weighted_tables`). No statistics here: only selection,
+analysis (:func:`welfare_eval.study.descriptives.weighted_tables`). No statistics here: only selection,
 labels, formatting, disclosure control and plots. Labels come from :mod:`welfare_eval.reference`.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 import welfare_eval.reference as ref
-from welfare_eval.report.content import ReportData
+from welfare_eval.report.data import ReportData
 from welfare_eval.report.tables import format_number, format_table, suppress_small_cells
 
 __all__ = [
@@ -45,7 +45,7 @@ def _need(d: ReportData, name: str) -> pd.DataFrame:
     if name not in d.results:
         raise ValueError(
             f"result table {name!r} is missing: run `welfare-eval analyze` with the survey tables "
-            "(welfare_eval.survey.study.weighted_tables) wired into the analysis"
+            "(welfare_eval.study.descriptives.weighted_tables) wired into the analysis"
         )
     return d.results[name]
 
@@ -111,7 +111,7 @@ def weights_figure(d: ReportData, lang: Lang = "th") -> Any:
 
 
 def receipt_display(
-    d: ReportData, lang: Lang = "th", *, min_count: int = 5, count: Literal["n", "n_received"] = "n"
+    d: ReportData, lang: Lang = "th", *, min_count: int | None = None, count: Literal["n", "n_received"] = "n"
 ) -> pd.DataFrame:
     """Weighted share of households receiving each welfare type, by arm × wave (percent, with 95% CI).
 
@@ -120,6 +120,7 @@ def receipt_display(
     :func:`~welfare_eval.report.tables.suppress_small_cells` (complementary suppression across each row
     is not needed: no totals are published).
     """
+    min_count = d.min_cell if min_count is None else min_count
     t = _need(d, "survey_receipt")
     codes = list(ref.welfare_types()["code"])
     wide_val: dict[str, list[Any]] = {}
@@ -147,11 +148,12 @@ def receipt_display(
     return tab
 
 
-def receipt_figure(d: ReportData, lang: Lang = "th", *, min_count: int = 5) -> Any:
+def receipt_figure(d: ReportData, lang: Lang = "th", *, min_count: int | None = None) -> Any:
     """Weighted share receiving each welfare type by wave (dots with 95% CI), pilot and comparison panels.
 
     Estimates based on fewer than ``min_count`` respondents are not drawn.
     """
+    min_count = d.min_cell if min_count is None else min_count
     import matplotlib.pyplot as plt
 
     from welfare_eval.report.figures import use_thai_font
@@ -193,8 +195,9 @@ def _fmt_value(y: str, v: float) -> str:
     return format_number(v, 2)
 
 
-def outcomes_display(d: ReportData, lang: Lang = "th", *, min_count: int = 5) -> pd.DataFrame:
+def outcomes_display(d: ReportData, lang: Lang = "th", *, min_count: int | None = None) -> pd.DataFrame:
     """Weighted means (95% CI) of the household outcomes by arm × wave; cells under ``min_count`` hidden."""
+    min_count = d.min_cell if min_count is None else min_count
     t = _need(d, "survey_outcomes")
     outcomes = list(dict.fromkeys(t["outcome"]))
     vals: dict[str, list[str]] = {}

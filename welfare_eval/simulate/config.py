@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["DefectConfig", "FieldworkConfig", "FrameConfig"]
+__all__ = ["MATCH_COVARIATES", "DefectConfig", "FieldworkConfig", "FrameConfig"]
+
+#: Village covariates of the demo's matching of comparison villages (the same list as the packaged analysis
+#: plan's ``matching.covariates``; a test keeps them equal, and the pipeline passes the plan's list).
+MATCH_COVARIATES: tuple[str, ...] = (
+    "mean_income",
+    "share_elderly",
+    "share_farm",
+    "sg_age",
+    "sg_members",
+    "sg_savings",
+    "n_households",
+)
 
 
 def _check_rate(name: str, value: float) -> None:

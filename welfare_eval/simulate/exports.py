@@ -23,7 +23,6 @@ Files written by :func:`write_raw_exports` (nothing else goes into ``raw_dir``):
 from __future__ import annotations
 
 import io
-import os
 import zipfile
 from collections.abc import Iterable
 from datetime import datetime
@@ -36,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 import welfare_eval.reference as r
+from welfare_eval._io import atomic_write_bytes
 from welfare_eval.simulate._rng import vocab
 
 if TYPE_CHECKING:
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RAW_FILES",
-    "atomic_write_bytes",
     "codebook",
     "committee_item_columns",
     "raw_admin",
@@ -69,21 +68,6 @@ RAW_FILES: tuple[str, ...] = (
 _FIXED_TIME = datetime(2000, 1, 1, 0, 0, 0)
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _THAI_DIGITS = str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 # --------------------------------------------------------------------------------------------------

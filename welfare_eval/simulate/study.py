@@ -9,18 +9,13 @@ from dataclasses import dataclass
 import pandas as pd
 
 from welfare_eval._results import ResultBase
-from welfare_eval.analysis import MATCH_COVARIATES as _PLAN_COVARIATES
-from welfare_eval.simulate.config import FieldworkConfig, FrameConfig
+from welfare_eval.simulate.config import MATCH_COVARIATES, FieldworkConfig, FrameConfig
 from welfare_eval.simulate.defects import plan_defects
 from welfare_eval.simulate.fieldwork import Fieldwork, _cfg_dict, simulate_fieldwork
 from welfare_eval.simulate.frame import pilot_selection, simulate_frame
 from welfare_eval.simulate.truth import Truth
 
 __all__ = ["MATCH_COVARIATES", "Study", "default_choose", "simulate_study"]
-
-#: Covariates of the default Mahalanobis matching: the analysis plan's list, so that the demo's fieldwork
-#: villages are the ones the analysis stage's matching chooses.
-MATCH_COVARIATES: tuple[str, ...] = _PLAN_COVARIATES
 
 Chooser = Callable[[pd.DataFrame, int], pd.DataFrame]
 
@@ -64,18 +59,21 @@ class Study(ResultBase):
         ].copy()
 
 
-def default_choose(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+def default_choose(
+    frame: pd.DataFrame, seed: int, *, covariates: tuple[str, ...] | list[str] = MATCH_COVARIATES
+) -> pd.DataFrame:
     """Nearest-neighbour Mahalanobis matching of each pilot to one eligible village of its region.
 
-    Uses :func:`welfare_eval.match.match_villages` (``exact="region"``, covariates
-    :data:`MATCH_COVARIATES`). Pilots left unmatched by the matcher are left out of the study.
+    Uses :func:`welfare_eval.match.match_villages` (``exact="region"``, ``covariates``, default
+    :data:`~welfare_eval.simulate.config.MATCH_COVARIATES`). Pilots left unmatched by the matcher are left out
+    of the study.
     """
     from welfare_eval.match import match_villages  # lazy: the simulator does not need it otherwise
 
     res = match_villages(
         frame,
         treat="pilot",
-        covariates=list(MATCH_COVARIATES),
+        covariates=list(covariates),
         exact="region",
         method="mahalanobis",
         seed=seed,
@@ -101,6 +99,7 @@ def simulate_study(
     frame_config: FrameConfig | None = None,
     fieldwork_config: FieldworkConfig | None = None,
     choose: Chooser | None = None,
+    match_covariates: tuple[str, ...] | list[str] | None = None,
 ) -> Study:
     """Simulate a whole study in two steps as in real life: the frame, then the fieldwork.
 
@@ -113,6 +112,10 @@ def simulate_study(
     choose : callable(frame, seed) -> DataFrame, optional
         Chooses the study villages (``village_id``, ``arm``, ``pair_id``); default
         :func:`default_choose` (Mahalanobis matching within region).
+    match_covariates : sequence of str, optional
+        Covariates of the default chooser's matching (default
+        :data:`~welfare_eval.simulate.config.MATCH_COVARIATES`; the pipeline passes the analysis plan's, so
+        the demo's fieldwork villages are the ones the analysis's matching chooses).
 
     Returns
     -------
@@ -121,7 +124,11 @@ def simulate_study(
     fcfg = frame_config or FrameConfig()
     wcfg = fieldwork_config or FieldworkConfig()
     frame = simulate_frame(seed=seed, config=fcfg)
-    study = (choose or default_choose)(frame, seed)
+    if choose is None:
+        covs = tuple(match_covariates) if match_covariates is not None else MATCH_COVARIATES
+        study = default_choose(frame, seed, covariates=covs)
+    else:
+        study = choose(frame, seed)
     fw = simulate_fieldwork(frame, study, seed=seed, config=wcfg)
     sel = pilot_selection(frame, config=fcfg)
     sel = sel[sel["eligible"] == 1].merge(frame[["village_id", "pilot"]], on="village_id", how="left")

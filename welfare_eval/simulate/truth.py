@@ -136,7 +136,7 @@ class Truth(ResultBase):
 
 def write_truth(truth: Truth, path: str | Path) -> Path:
     """Write ``truth.to_json()`` to ``path`` (UTF-8), atomically; keep it OUT of the raw-data folder."""
-    from welfare_eval.simulate.exports import atomic_write_bytes
+    from welfare_eval._io import atomic_write_bytes
 
     path = Path(path)
     atomic_write_bytes(path, (truth.to_json() + "\n").encode("utf-8"))

@@ -1,4 +1,4 @@
-"""The success-factor analysis of the study (issue #7): processed tables in, plain result tables out.
+"""Study step: the success-factor analysis (tables ``factors_*``).
 
 :func:`analyze_factors` runs the ``welfare_eval.factors`` stage on the processed tables (``committee``,
 ``villages``, ``households`` and, when present, ``benefits`` and ``admin``) and returns DataFrames with plain
@@ -33,7 +33,7 @@ Choices (the honest version for 18 pilot villages)
   The household-level version (:func:`welfare_eval.factors.moderation_did`, equal on village means) is
   slower and left to the notebook.
 * **QCA** calibrates the village factor scores with anchors taken from the Thai mean-interpretation
-  bands used throughout the report (:data:`QCA_ANCHORS`: 2.60 = top of "low" → full non-membership,
+  bands used throughout the report (``plan.factors.qca_anchors``, default 2.60 = top of "low" → full non-membership,
   3.40 = top of "moderate" → crossover, 4.20 = top of "high" → full membership, so membership above 0.5
   means "rated high or very high"); the outcome set SUCCESS is crisp: own DiD effect above
   ``success_threshold`` (default 0.10 = 10 percentage points for a 0/1 outcome). Conditions are the six
@@ -53,30 +53,35 @@ import numpy as np
 import pandas as pd
 
 import welfare_eval.reference as ref
-from welfare_eval.factors import qca
-from welfare_eval.factors.dominance_analysis import DominanceResult, dominance
-from welfare_eval.factors.efa import efa
-from welfare_eval.factors.models import all_subsets, associations, moderation, success_measures
-from welfare_eval.factors.scales import aggregate_villages, committee_wide, scale_reliability
+from welfare_eval.factors import (
+    DominanceResult,
+    aggregate_villages,
+    all_subsets,
+    associations,
+    committee_wide,
+    dominance,
+    efa,
+    moderation,
+    qca,
+    scale_reliability,
+    success_measures,
+)
+from welfare_eval.study.plan import AnalysisPlan, FactorsPlan
+from welfare_eval.study.sample import require_tables
 
 __all__ = [
     "DOMINANCE_MODELS",
-    "QCA_ANCHORS",
-    "QCA_INCL_CUT",
     "RESULT_KEYS",
-    "SUCCESS_THRESHOLD",
     "analyze_factors",
     "external_factors",
     "internal_factors",
 ]
 
-#: QCA calibration anchors on the 1-5 scale (exclusion, crossover, inclusion): the upper limits of the
-#: Thai bands "low" (2.60), "moderate" (3.40) and "high" (4.20) of ``welfare_eval.reference.likert_bands()``.
-QCA_ANCHORS: tuple[float, float, float] = (2.60, 3.40, 4.20)
-#: Default success threshold: own DiD effect above 0.10 (10 percentage points on a 0/1 outcome).
-SUCCESS_THRESHOLD: float = 0.10
-#: Minimum consistency (sufficiency inclusion) for a truth-table row to be coded OUT = 1.
-QCA_INCL_CUT: float = 0.8
+# The QCA calibration anchors (``plan.factors.qca_anchors``, default 2.60 / 3.40 / 4.20 on the 1-5 scale) are the
+# upper limits of the Thai bands "low", "moderate" and "high" of ``welfare_eval.reference.likert_bands()``; the
+# success threshold (default 0.10 = 10 percentage points on a 0/1 outcome) and the minimum consistency of a
+# truth-table row coded OUT = 1 (default 0.8) are plan settings too.
+
 #: Names of the dominance models (see the module docstring).
 DOMINANCE_MODELS: tuple[str, str] = ("internal", "composite")
 #: Keys of the dict returned by :func:`analyze_factors`.
@@ -110,38 +115,10 @@ def external_factors() -> list[str]:
     return [str(c) for c in f.loc[f["group"] == "external", "code"]]
 
 
-def _require(tables: Mapping[str, pd.DataFrame], *names: str) -> None:
-    missing = [n for n in names if n not in tables]
-    if missing:
-        raise ValueError(
-            f"analyze_factors: processed table(s) {missing} missing; run `welfare-eval clean` first "
-            "(it writes them to data/processed/)"
-        )
-
-
-def _plain(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy with a default index, text column names and no object columns (Parquet-safe)."""
-    out = df.reset_index(drop=True).copy()
-    out.columns = [str(c) for c in out.columns]
-    for c in out.columns:
-        s = out[c]
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            out[c] = s.astype(str)
-        elif s.dtype == object:
-            vals = [v for v in s if v is not None and not (isinstance(v, float) and np.isnan(v))]
-            if all(isinstance(v, bool | np.bool_) for v in vals) and vals:
-                out[c] = s.astype(bool)
-            elif all(isinstance(v, int | float | np.integer | np.floating) for v in vals) and vals:
-                out[c] = pd.to_numeric(s).astype(float)
-            else:
-                out[c] = s.astype("string")
-    return out
-
-
 def _weights_column(households: pd.DataFrame) -> str | None:
     """The household weight used for village means.
 
-    ``w_final`` (design weight N/n with nonresponse adjustment, from ``welfare_eval.analysis``) when the
+    ``w_final`` (design weight N/n with nonresponse adjustment, from the weights step) when the
     table has it, else none: households are a simple random sample within each village and wave, so the
     design weight N/n and its within-village nonresponse adjustment are constant within a village × wave
     and the weighted village mean equals the unweighted one.
@@ -228,7 +205,10 @@ def _dominance_rows(res: DominanceResult, model: str, top: int = 3) -> tuple[pd.
     keep = ["predictor", "general", "share", "rank", "general_lower", "general_upper", "share_lower",
             "share_upper", "rank_lower", "rank_upper", "completely_dominates", "completely_dominated_by"]
     keep += [f"cond_{k + 1}" for k in range(p)]
-    t = t[[c for c in keep if c in t.columns]].copy()
+    for c in keep:  # one schema whether or not the plan asks for a bootstrap (n_boot = 0: intervals missing)
+        if c not in t.columns:
+            t[c] = np.nan
+    t = t[keep].copy()
     t.insert(0, "model", model)
     t.insert(1, "outcome", res.outcome)
     t.insert(3, "group", [str(grp.get(x, "composite")) for x in t["predictor"]])
@@ -267,9 +247,10 @@ def _dominance_rows(res: DominanceResult, model: str, top: int = 3) -> tuple[pd.
 
 
 def _qca_tables(
-    pilots: pd.DataFrame, conditions: Sequence[str], threshold: float
+    pilots: pd.DataFrame, conditions: Sequence[str], fp: FactorsPlan
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    exc, cross, inc = QCA_ANCHORS
+    exc, cross, inc = fp.qca_anchors
+    threshold = fp.success_threshold
     sets = pilots[["village_id", "pair_id", "did_effect"]].copy()
     for c in conditions:
         sets[c] = qca.calibrate(pilots[c].astype(float), exclusion=exc, crossover=cross, inclusion=inc)
@@ -277,7 +258,7 @@ def _qca_tables(
     data = sets.set_index("village_id")[[*conditions, "SUCCESS"]]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", qca.LimitedDiversityWarning)  # reported in the tables instead
-        tt = qca.truth_table(data, outcome="SUCCESS", conditions=list(conditions), incl_cut=QCA_INCL_CUT)
+        tt = qca.truth_table(data, outcome="SUCCESS", conditions=list(conditions), incl_cut=fp.qca_incl_cut)
     limited = tt.remainder_share > qca.REMAINDER_WARN_SHARE
     warn = (
         f"limited diversity: {tt.n_remainders} of {2 ** len(conditions)} configurations are logical remainders "
@@ -314,8 +295,8 @@ def _qca_tables(
     solution["n_cases"] = len(data)
     solution["n_success"] = int(data["SUCCESS"].sum())
     solution["success_threshold"] = threshold
-    solution["incl_cut"] = QCA_INCL_CUT
-    solution["anchors"] = "/".join(f"{a:.2f}" for a in QCA_ANCHORS)
+    solution["incl_cut"] = fp.qca_incl_cut
+    solution["anchors"] = "/".join(f"{a:.2f}" for a in fp.qca_anchors)
     solution["conditions"] = ",".join(conditions)
     solution["n_remainders"] = tt.n_remainders
     solution["limited_diversity"] = limited
@@ -328,14 +309,10 @@ def _qca_tables(
 # --------------------------------------------------------------------------------------------------
 def analyze_factors(
     tables: Mapping[str, pd.DataFrame],
+    plan: AnalysisPlan,
     *,
-    did_outcome: str = "member_welfare_fund",
-    seed: int = 0,
-    n_boot: int = 1000,
-    success_threshold: float = SUCCESS_THRESHOLD,
-    conf_level: float = 0.95,
-    efa_iter: int = 50,
-    qca_conditions: Sequence[str] | None = None,
+    households: pd.DataFrame | None = None,
+    seed: int | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Run the success-factor analysis on the processed tables.
 
@@ -344,22 +321,17 @@ def analyze_factors(
     tables : mapping of str to DataFrame
         The processed tables (``committee``, ``villages``, ``households``; ``benefits`` and ``admin`` add
         success measures when present).
-    did_outcome : str
-        Household column whose baseline→endline change defines each pilot's own DiD effect (success).
-    seed : int
-        Seed of the bootstrap (dominance) and of the parallel-analysis simulations.
-    n_boot : int
-        Bootstrap resamples of pairs for the dominance intervals (0 = none).
-    success_threshold : float
-        QCA outcome: own DiD effect above this value (units of ``did_outcome``; 0.10 = 10 points on a
-        0/1 outcome).
-    conf_level : float
-        Level of the Feldt and bootstrap intervals and of the confidence intervals.
-    efa_iter : int
-        Simulations of the parallel analysis.
-    qca_conditions : sequence of str, optional
-        Factor codes used as QCA conditions (default: the six internal factors). Fewer conditions give
-        fewer logical remainders: Marx (2010) advises at least about 16 cases for 5 conditions and 26 for 6.
+    plan : AnalysisPlan
+        ``plan.factors``: ``did_outcome`` (household column whose baseline→endline change defines each
+        pilot's own DiD effect, i.e. success), ``n_boot`` (bootstrap resamples of pairs for the dominance
+        intervals, 0 = none), ``success_threshold`` (QCA outcome: own DiD effect above it, in units of
+        ``did_outcome``), ``conf_level``, ``efa_iter`` (parallel-analysis simulations), ``qca_conditions``
+        (default: the six internal factors; Marx (2010) advises at least about 16 cases for 5 conditions
+        and 26 for 6), ``qca_anchors`` and ``qca_incl_cut``.
+    households : DataFrame, optional
+        The run's weighted household frame (with ``w_final``); default ``tables["households"]``.
+    seed : int, optional
+        Seed of the bootstrap and of the parallel-analysis simulations (default ``plan.seed``).
 
     Returns
     -------
@@ -374,15 +346,20 @@ def analyze_factors(
         ``factors_dominance`` and ``factors_dominance_pairs`` (general dominance, share, rank with bootstrap
         intervals, frequency of being first / top three; complete dominance with its reproducibility),
         ``factors_moderation`` (exploratory), ``factors_qca_sets``, ``factors_qca_truth_table`` and
-        ``factors_qca_solution``. Every table has plain columns and a default index.
+        ``factors_qca_solution``.
 
     Raises
     ------
     ValueError
         If a table or ``did_outcome`` is missing, or fewer than 4 pilots have a DiD effect.
     """
-    _require(tables, "committee", "villages", "households")
-    committee, villages, households = tables["committee"], tables["villages"], tables["households"]
+    fp = plan.factors
+    seed = plan.seed if seed is None else seed
+    did_outcome, n_boot, conf_level = fp.did_outcome, fp.n_boot, fp.conf_level
+    success_threshold, efa_iter, qca_conditions = fp.success_threshold, fp.efa_iter, fp.qca_conditions
+    require_tables(tables, "committee", "villages", "households", step="factors")
+    committee, villages = tables["committee"], tables["villages"]
+    households = tables["households"] if households is None else households
     if did_outcome not in households.columns:
         raise ValueError(
             f"analyze_factors: households has no column {did_outcome!r}; pass did_outcome=<household column>"
@@ -476,8 +453,8 @@ def analyze_factors(
     )
     out["factors_moderation"] = mod
 
-    sets, tt, sol = _qca_tables(pilots, conds, success_threshold)
+    sets, tt, sol = _qca_tables(pilots, conds, fp)
     out["factors_qca_sets"] = sets
     out["factors_qca_truth_table"] = tt
     out["factors_qca_solution"] = sol
-    return {k: _plain(out[k]) for k in RESULT_KEYS}
+    return {k: out[k] for k in RESULT_KEYS}

@@ -1,11 +1,12 @@
-"""The study's impact analysis (issue #6): DiD tables for the pipeline and the report.
+"""Study step: the impact analysis (matched-pair DiD tables ``impact_*`` and the preliminary table).
 
-:func:`analyze_impact` takes the processed tables (``households``, ``benefits``, ``villages``,
-``admin``) and returns Parquet-safe DataFrames keyed ``impact_*``. It reads and writes no files and
-never looks at the demo's planted truth; every statistic comes from :mod:`welfare_eval.did`
-(:func:`~welfare_eval.did.estimate`, :func:`~welfare_eval.did.many_outcomes`,
-:func:`~welfare_eval.did.dr_did`, :func:`~welfare_eval.did.event_study`). What this module adds is the
-analysis plan: outcomes, samples, weights, families, draws and the pilot's start year.
+:func:`analyze_impact` takes the household sample (interviewed households with their final weights and
+``received_<type>`` columns, :func:`impact_sample`), the processed ``villages`` and ``admin`` tables and the
+:class:`~welfare_eval.study.plan.AnalysisPlan`, and returns DataFrames keyed ``impact_*``. It reads and writes
+no files and never looks at the demo's planted truth; every statistic comes from :mod:`welfare_eval.did`
+(:func:`~welfare_eval.did.estimate`, :func:`~welfare_eval.did.dr_did`, :func:`~welfare_eval.did.event_study`,
+:func:`~welfare_eval.did.adjust_pvalues`, :func:`~welfare_eval.did.romano_wolf`). What this module adds is the
+plan: outcomes and families, samples, weights, draws and the pilot's start year.
 
 Specification of the household effects (one regression per outcome and follow-up wave ``w``, on the
 interviewed households of the baseline and wave ``w``, weighted by the final survey weights)::
@@ -26,42 +27,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._progress import progress
-from .estimate import DiDResult, estimate
-from .multiple import adjust_pvalues, romano_wolf
+from welfare_eval._progress import progress
+from welfare_eval.did import DiDResult, adjust_pvalues, dr_did, estimate, event_study, romano_wolf
+from welfare_eval.study.plan import AnalysisPlan, ImpactPlan
+from welfare_eval.study.sample import RECEIVED_PREFIX, numeric_outcomes, require_tables
 
 __all__ = [
-    "EVENT_OUTCOMES",
-    "HEADLINE_OUTCOMES",
-    "MAIN_OUTCOMES",
     "RESULT_KEYS",
     "analyze_impact",
     "impact_sample",
     "outcome_families",
     "pilot_start_year",
+    "preliminary_did",
 ]
 
-#: Household outcomes of the main family (kept when the column exists). ``coped`` (coping with a
-#: health shock) is defined only for households with a shock; ``member_village_fund`` is a placebo
-#: (the pilot does not work through the village fund).
-MAIN_OUTCOMES: tuple[str, ...] = (
-    "any_welfare",
-    "n_welfare_types",
-    "welfare_amount",
-    "savings",
-    "debt",
-    "coped",
-    "qol_index",
-    "self_reliance_index",
-    "member_welfare_fund",
-    "member_savings_group",
-    "member_village_fund",
-)
-#: Headline outcomes: influence (leave one pair out), doubly robust check, plain-language paragraphs.
-HEADLINE_OUTCOMES: tuple[str, ...] = ("any_welfare", "welfare_amount", "savings", "member_welfare_fund", "qol_index")
-#: Savings-group panel outcomes of the event study (``admin`` table).
-EVENT_OUTCOMES: tuple[str, ...] = ("welfare_share", "welfare_payout_per_member")
-#: Keys of the returned dict.
+#: Keys of the dict returned by :func:`analyze_impact`.
 RESULT_KEYS: tuple[str, ...] = (
     "impact_effects",
     "impact_influence",
@@ -70,9 +50,6 @@ RESULT_KEYS: tuple[str, ...] = (
     "impact_event_tests",
     "impact_sensitivity",
 )
-#: Inference methods of the household effects (``ri`` also yields the studentized ``ri_t`` rows).
-METHODS: tuple[str, ...] = ("cr1", "cr2", "wild", "ri")
-RECEIVED_PREFIX = "received_"
 EVENT_COLUMNS = ["outcome", "term", "rel_time", "method", "estimate", "std_error", "df", "statistic", "p_value",
                  "ci_low", "ci_high", "n_obs", "n_clusters", "draws", "leads", "lags", "binned", "start_year"]
 TEST_COLUMNS = ["outcome", "test", "statistic", "df_num", "df_denom", "p_value", "power", "slope", "term", "value"]
@@ -84,98 +61,41 @@ WEIGHTS = "w_final"
 # --------------------------------------------------------------------------------------------------
 # Data preparation
 # --------------------------------------------------------------------------------------------------
-def _require(tables: Mapping[str, pd.DataFrame], *names: str) -> None:
-    missing = [n for n in names if n not in tables]
-    if missing:
-        raise ValueError(
-            f"processed tables {missing} are missing; run `welfare-eval clean` first (it writes them to data/processed/)"
-        )
+def impact_sample(households: pd.DataFrame, outcomes: Sequence[str] = ()) -> pd.DataFrame:
+    """Interviewed households × wave with final weights; ``outcomes`` and ``received_*`` columns as float.
 
-
-def _receipt_by_type(benefits: pd.DataFrame) -> pd.DataFrame:
-    """``received_<type>`` (0/1) per household × wave from the long benefits table."""
-    need = ["hh_id", "wave", "welfare_type", "received"]
-    miss = [c for c in need if c not in benefits.columns]
-    if miss:
-        raise ValueError(f"benefits table has no column(s) {miss}; it needs hh_id, wave, welfare_type, received")
-    b = benefits[need].copy()
-    b["wave"] = b["wave"].astype(str)
-    b["welfare_type"] = b["welfare_type"].astype(str)
-    dup = b.duplicated(["hh_id", "wave", "welfare_type"])
-    if dup.any():
-        first = b.loc[dup].iloc[0]
-        raise ValueError(
-            f"benefits table: {int(dup.sum())} duplicate household × wave × welfare_type rows "
-            f"(e.g. {first['hh_id']} {first['wave']} {first['welfare_type']}); the cleaning stage should prevent this"
-        )
-    b["received"] = pd.to_numeric(b["received"], errors="coerce").astype(float)
-    wide = b.pivot(index=["hh_id", "wave"], columns="welfare_type", values="received")
-    # order of the welfare types as in the reference code list (unknown codes last, alphabetical)
-    import welfare_eval.reference as ref
-
-    order = [c for c in ref.welfare_types()["code"] if c in wide.columns]
-    order += sorted(c for c in wide.columns if c not in order)
-    wide = wide[order]
-    wide.columns = [f"{RECEIVED_PREFIX}{c}" for c in wide.columns]
-    return wide.reset_index()
-
-
-def impact_sample(
-    tables: Mapping[str, pd.DataFrame], *, households: pd.DataFrame | None = None
-) -> pd.DataFrame:
-    """Interviewed households × wave with final weights, outcomes as float and ``received_<type>`` columns.
-
-    ``households`` (optional) is the household table with the weight column ``w_final`` already
-    attached (e.g. by the lead's analysis); default :func:`welfare_eval.analysis.household_weights`.
-    Households interviewed but without benefit rows get missing ``received_*`` values and drop out of
-    those outcomes only (visible in ``n_obs``).
+    ``households`` is the weighted household frame of the run (weights step, with ``w_final``; receipt
+    columns from :func:`welfare_eval.study.sample.receipt_wide`).
     """
-    _require(tables, "households")
-    if households is None:
-        from welfare_eval.analysis import household_weights
-
-        households = household_weights(tables["households"])
     if WEIGHTS not in households.columns:
         raise ValueError(
-            f"households: no weight column {WEIGHTS!r}; pass the output of welfare_eval.analysis.household_weights()"
+            f"households: no weight column {WEIGHTS!r}; pass the households of the weights step "
+            "(welfare_eval.study.weights.weights_pipeline)"
         )
-    hh = households[households["interviewed"] == 1].copy()
+    hh = households[households["interviewed"].astype(int) == 1].copy()
     hh["wave"] = hh["wave"].astype(str)
     if (hh[WEIGHTS] <= 0).any() or hh[WEIGHTS].isna().any():
         bad = hh.loc[(hh[WEIGHTS] <= 0) | hh[WEIGHTS].isna(), "hh_id"].iloc[0]
         raise ValueError(f"households: interviewed household {bad} has a missing or non-positive {WEIGHTS!r}")
-    if "benefits" in tables:
-        rec = _receipt_by_type(tables["benefits"])
-        hh = hh.drop(columns=[c for c in rec.columns if c.startswith(RECEIVED_PREFIX) and c in hh.columns])
-        hh = hh.merge(rec, on=["hh_id", "wave"], how="left", validate="one_to_one")
-    for c in hh.columns:
-        if c in MAIN_OUTCOMES or c.startswith(RECEIVED_PREFIX):
-            hh[c] = pd.to_numeric(hh[c], errors="coerce").astype(float)
+    rec = [c for c in hh.columns if str(c).startswith(RECEIVED_PREFIX)]
+    hh = numeric_outcomes(hh, [*outcomes, *rec])
     hh["treated"] = hh["treated"].astype(int)
     return hh.reset_index(drop=True)
 
 
-def outcome_families(
-    sample: pd.DataFrame, outcomes: Sequence[str] | None = None, headline: Sequence[str] = HEADLINE_OUTCOMES
-) -> dict[str, list[str]]:
+def outcome_families(sample: pd.DataFrame, plan: ImpactPlan) -> dict[str, list[str]]:
     """Outcome families of the multiple-testing adjustments: ``primary``, ``secondary``, ``welfare_types``.
 
-    ``primary``: the ``headline`` outcomes; ``welfare_types``: receipt of each welfare type
-    (``received_<code>``); ``secondary``: the rest. Default outcomes: the :data:`MAIN_OUTCOMES` present in
-    ``sample`` and every ``received_<type>`` column. Empty families are left out.
+    ``primary``: the plan's headline outcomes; ``secondary``: its other outcomes; ``welfare_types``: receipt
+    of each welfare type (``received_<code>``) when ``plan.welfare_types``. Outcomes that are not columns of
+    ``sample`` are left out; empty families are left out.
     """
-    if outcomes is None:
-        ys = [c for c in MAIN_OUTCOMES if c in sample.columns]
-        ys += [c for c in sample.columns if c.startswith(RECEIVED_PREFIX)]
-    else:
-        missing = [c for c in outcomes if c not in sample.columns]
-        if missing:
-            raise ValueError(f"outcomes {missing} are not columns of the household sample")
-        ys = list(dict.fromkeys(outcomes))
+    ys = [c for c in plan.outcomes if c in sample.columns]
+    recs = [c for c in sample.columns if str(c).startswith(RECEIVED_PREFIX)] if plan.welfare_types else []
     fam = {
-        "primary": [y for y in ys if y in headline],
-        "secondary": [y for y in ys if y not in headline and not y.startswith(RECEIVED_PREFIX)],
-        "welfare_types": [y for y in ys if y not in headline and y.startswith(RECEIVED_PREFIX)],
+        "primary": [y for y in ys if y in plan.headline],
+        "secondary": [y for y in ys if y not in plan.headline],
+        "welfare_types": recs,
     }
     return {k: v for k, v in fam.items() if v}
 
@@ -191,7 +111,7 @@ def pilot_start_year(tables: Mapping[str, pd.DataFrame], *, start_year: int | No
     interview date). If a baseline was fielded in the year *before* the pilot started, pass
     ``start_year`` explicitly.
     """
-    _require(tables, "villages")
+    require_tables(tables, "villages", step="impact")
     v = tables["villages"]
     pilots = v.loc[v["treated"].astype(int) == 1, "village_id"].astype(str)
     if start_year is not None:
@@ -201,7 +121,7 @@ def pilot_start_year(tables: Mapping[str, pd.DataFrame], *, start_year: int | No
         if s.isna().any():
             raise ValueError(f"villages.start_year is missing for pilot village(s) {list(s.index[s.isna()][:5])}")
         return s.astype(int).rename("start_year")
-    _require(tables, "households")
+    require_tables(tables, "households", step="impact")
     hh = tables["households"]
     base = hh[(hh["wave"].astype(str) == "baseline") & (hh["interviewed"] == 1)]
     if base.empty:
@@ -218,8 +138,8 @@ def pilot_start_year(tables: Mapping[str, pd.DataFrame], *, start_year: int | No
 # --------------------------------------------------------------------------------------------------
 # Household effects
 # --------------------------------------------------------------------------------------------------
-def _two_wave(sample: pd.DataFrame, wave: str) -> pd.DataFrame:
-    d = sample[sample["wave"].isin(["baseline", wave])].copy()
+def _two_wave(sample: pd.DataFrame, wave: str, baseline: str = "baseline") -> pd.DataFrame:
+    d = sample[sample["wave"].isin([baseline, wave])].copy()
     d["post"] = (d["wave"] == wave).astype(int)
     return d
 
@@ -239,17 +159,18 @@ def _comparison_means(d: pd.DataFrame, y: str) -> tuple[float, float]:
 
 
 def _effects(
-    sample: pd.DataFrame, ys: Sequence[str], wave: str, *, draws: int, seed: int
+    sample: pd.DataFrame, ys: Sequence[str], wave: str, *, draws: int, seed: int,
+    methods: Sequence[str] = ("cr1", "cr2", "wild", "ri"), baseline: str = "baseline",
 ) -> tuple[pd.DataFrame, dict[str, DiDResult]]:
     """One family at one follow-up wave: each outcome on its own complete cases (e.g. ``coped``: households
     with a health shock), then the family's adjusted p-values."""
-    d = _two_wave(sample, wave)
+    d = _two_wave(sample, wave, baseline)
     results: dict[str, DiDResult] = {}
     tabs = []
     for y in ys:
         dy = d.dropna(subset=[y])
         r = estimate(dy, outcome=y, treated="treated", post="post", unit="village_id", pair="pair_id",
-                     weights=WEIGHTS, inference=METHODS, draws=draws, seed=seed)
+                     weights=WEIGHTS, inference=tuple(methods), draws=draws, seed=seed)
         results[y] = r
         t = r.tidy()
         t.insert(0, "outcome", y)
@@ -264,7 +185,7 @@ def _effects(
 def _adjust_family(tab: pd.DataFrame, results: Mapping[str, DiDResult]) -> pd.DataFrame:
     """Holm and BH within each method; Romano–Wolf over the joint draws (``wild``, ``ri_t``).
 
-    This is :func:`~welfare_eval.did.many_outcomes`'s computation; it is repeated here because the
+    This is :func:`~welfare_eval.did.many_outcomes`'s computation, applied here because the
     outcomes have different complete-case samples (``many_outcomes`` takes one data set). The draws
     depend only on the number of pairs, ``draws`` and the seed, so all outcomes share them.
     """
@@ -327,16 +248,14 @@ def _village_covariates(villages: pd.DataFrame, covariates: Sequence[str]) -> pd
 
 
 def _dr(sample: pd.DataFrame, villages: pd.DataFrame, headline: Sequence[str], waves: Sequence[str],
-        covariates: Sequence[str]) -> pd.DataFrame:
-    from .doubly_robust import dr_did
-
+        covariates: Sequence[str], baseline: str = "baseline") -> pd.DataFrame:
     zc = _village_covariates(villages, covariates)
     zcols = [c for c in zc.columns if c != "village_id"]
     s = sample.assign(village_id=sample["village_id"].astype(str)).merge(zc, on="village_id", how="left",
                                                                           validate="many_to_one")
     rows = []
     for wave in waves:
-        d = _two_wave(s, wave)
+        d = _two_wave(s, wave, baseline)
         for y in headline:
             dy = d.dropna(subset=[y])
             for label, cov in (("none", []), ("match", zcols)):
@@ -387,8 +306,6 @@ def _event(
     m_rel: Sequence[float],
     mbar: Sequence[float],
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    from .event_study import event_study
-
     a = admin.copy()
     a["village_id"] = a["village_id"].astype(str)
     a["start_year"] = a["village_id"].map(start).astype(float)  # NaN for comparison villages
@@ -534,69 +451,54 @@ def _rm_breakdown(res: Any, term: str) -> float:
 
 
 # --------------------------------------------------------------------------------------------------
-# Entry point
+# Entry points
 # --------------------------------------------------------------------------------------------------
+def preliminary_did(sample: pd.DataFrame, plan: AnalysisPlan, *, seed: int | None = None) -> pd.DataFrame:
+    """The first DiD table reported to the department: ``plan.impact.preliminary`` outcomes at one wave.
+
+    ``y ~ D | village + pair×wave`` for each outcome on the interviewed households of the baseline and the
+    wave, weighted, clustered by pair, every method of ``plan.impact.methods``; one row per outcome × method.
+    ``sample`` is :func:`impact_sample`'s frame.
+    """
+    imp = plan.impact
+    pre = imp.preliminary
+    seed = plan.seed if seed is None else seed
+    d = _two_wave(sample, pre.wave, imp.baseline)
+    rows = []
+    for y in pre.outcomes:
+        if y not in d.columns:
+            raise ValueError(f"impact.preliminary: outcome {y!r} is not a household column")
+        dy = d.dropna(subset=[y])
+        res = estimate(dy, outcome=y, treated="treated", post="post", unit="village_id", pair="pair_id",
+                       weights=WEIGHTS, inference=tuple(imp.methods), draws=pre.draws, seed=seed)
+        t = res.tidy()
+        t.insert(0, "outcome", y)
+        rows.append(t)
+    return pd.concat(rows, ignore_index=True)
+
+
 def analyze_impact(
+    sample: pd.DataFrame,
     tables: Mapping[str, pd.DataFrame],
+    plan: AnalysisPlan,
     *,
-    households: pd.DataFrame | None = None,
-    seed: int = 0,
-    draws: int = 2**12,
-    headline_draws: int = 2**18,
-    outcomes: Sequence[str] | None = None,
-    headline: Sequence[str] = HEADLINE_OUTCOMES,
-    waves: Sequence[str] = ("midline", "endline"),
-    event_outcomes: Sequence[str] = EVENT_OUTCOMES,
-    start_year: int | None = None,
-    leads: int | None = None,
-    event_draws: int = 2**12,
-    sensitivity_leads: int = 3,
-    flci_terms: Sequence[int] = (0,),
-    covariates: Sequence[str] | None = None,
-    flci_m: Sequence[float] = (0.0, 0.5, 1.0, 2.0),
-    mbar: Sequence[float] = (0.0, 0.5, 1.0, 1.5, 2.0),
+    seed: int | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The study's DiD tables (household effects, influence, DR-DiD, event study, sensitivity).
 
     Parameters
     ----------
-    tables
-        Processed tables: ``households``, ``villages`` (required), ``benefits`` (receipt by welfare
-        type), ``admin`` (event study; skipped with empty tables when absent).
-    households
-        Household table with final weights ``w_final``; default
-        :func:`welfare_eval.analysis.household_weights` of ``tables["households"]``.
-    seed
-        Seed of the random draws (wild bootstrap, randomization, sup-t, pre-test power).
-    draws, headline_draws
-        Wild-bootstrap draws / randomization assignments per outcome and wave: ``headline_draws``
-        for the ``primary`` family (the headline outcomes; default 2^18 = full enumeration of the 2^18
-        sign vectors / within-pair swaps with 18 pairs), ``draws`` (2^12 random draws) for the other
-        families. One value per family because the Romano–Wolf step-down needs the same draws for all
-        its outcomes. The ``draws`` and ``enumerated`` columns say which.
-    outcomes
-        Household outcome columns (default: :data:`MAIN_OUTCOMES` present + receipt of every welfare
-        type ``received_<code>``); families by :func:`outcome_families`.
-    headline
-        Primary outcomes (their own family; leave-one-pair-out and doubly robust estimates).
-    waves
-        Follow-up waves, each compared with the baseline.
-    event_outcomes, start_year, leads, event_draws
-        Savings-group panel outcomes (kept when present in ``admin``), the pilot's first post year
-        (default: :func:`pilot_start_year`), the number of pre-period years (default: all years in the
-        panel, so no binning of early years) and the wild-bootstrap draws per coefficient.
-    sensitivity_leads, flci_terms
-        The sensitivity analysis (Rambachan & Roth 2023) refits the event study on the years from
-        ``start - sensitivity_leads`` on (earlier years dropped, not binned: the smoothness restriction
-        is about adjacent years, and the FLCI's optimisation grows steeply with the number of
-        pre-periods). FLCIs for the post-period coefficients ``k`` in ``flci_terms`` (default the first
-        post year, HonestDiD's default target); relative magnitudes for every post-period coefficient.
-    covariates
-        Village covariates of the doubly robust DiD (default
-        :data:`welfare_eval.analysis.MATCH_COVARIATES`, those present in ``villages``).
-    flci_m, mbar
-        Sensitivity grids: smoothness bound M in units of the coefficient's CR2 standard error, and
-        relative-magnitudes bound M̄.
+    sample : DataFrame
+        :func:`impact_sample` of the run's weighted household frame.
+    tables : mapping of str to DataFrame
+        Processed tables: ``villages`` (required; DR-DiD covariates, pilots' start year), ``admin`` (event
+        study; skipped with empty tables when absent), ``households`` (dates the pilot's start).
+    plan : AnalysisPlan
+        ``plan.impact``: outcomes, headline, welfare-type family, waves, methods, draws per family
+        (Romano–Wolf needs the same draws for all outcomes of a family; ``draws`` and ``enumerated``
+        columns say what was used), doubly robust covariates, event study and sensitivity settings.
+    seed : int, optional
+        Seed of the random draws (default ``plan.seed``).
 
     Returns
     -------
@@ -609,22 +511,21 @@ def analyze_impact(
         ``impact_event_tests`` (pre-trend HTZ and F tests, sup-t critical value, Roth pre-test power),
         ``impact_sensitivity`` (FLCI over M and relative magnitudes over M̄ with breakdown values).
     """
-    from welfare_eval.analysis import MATCH_COVARIATES
-
-    _require(tables, "households", "villages")
-    sample = impact_sample(tables, households=households)
-    families = outcome_families(sample, outcomes, headline)
-    bad_waves = [w for w in waves if w not in set(sample["wave"]) or w == "baseline"]
+    require_tables(tables, "villages", step="impact")
+    imp = plan.impact
+    seed = plan.seed if seed is None else seed
+    families = outcome_families(sample, imp)
+    bad_waves = [w for w in imp.waves if w not in set(sample["wave"])]
     if bad_waves:
-        raise ValueError(f"waves {bad_waves}: give follow-up waves present in the household table (not baseline)")
-    heads = [y for y in headline if any(y in ys for ys in families.values())]
+        raise ValueError(f"impact.waves {bad_waves}: give follow-up waves present in the household table")
+    heads = [y for y in imp.headline if any(y in ys for ys in families.values())]
 
     frames = []
     all_results: dict[tuple[str, str], DiDResult] = {}
-    jobs = [(w, fam, ys) for w in waves for fam, ys in families.items()]
+    jobs = [(w, fam, ys) for w in imp.waves for fam, ys in families.items()]
     for wave, fam, ys in progress(jobs, desc="impact: effects", total=len(jobs)):
-        nd = headline_draws if fam == "primary" else draws
-        tab, res = _effects(sample, ys, wave, draws=nd, seed=seed)
+        tab, res = _effects(sample, ys, wave, draws=imp.family_draws(fam), seed=seed, methods=imp.methods,
+                            baseline=imp.baseline)
         tab.insert(1, "family", fam)
         tab.insert(2, "wave", wave)
         frames.append(tab)
@@ -635,15 +536,20 @@ def analyze_impact(
 
     out: dict[str, pd.DataFrame] = {"impact_effects": eff}
     out["impact_influence"] = _influence(all_results, heads)
-    cov = [c for c in (covariates if covariates is not None else MATCH_COVARIATES)
-           if covariates is not None or c in tables["villages"].columns]
-    out["impact_dr"] = _dr(sample, tables["villages"], heads, waves, cov)
+    villages = tables["villages"]
+    if isinstance(imp.dr_covariates, str):  # "matching": the matching covariates present in villages
+        cov = [c for c in plan.matching.covariates if c in villages.columns]
+    else:
+        cov = list(imp.dr_covariates)
+    out["impact_dr"] = _dr(sample, villages, heads, imp.waves, cov, imp.baseline)
 
-    ev_out = [y for y in event_outcomes if "admin" in tables and y in tables["admin"].columns]
+    es = imp.event_study
+    ev_out = [y for y in es.outcomes if "admin" in tables and y in tables["admin"].columns]
     if ev_out:
-        start = pilot_start_year(tables, start_year=start_year)
-        ev, tests, sens = _event(tables["admin"], start, ev_out, leads=leads, sensitivity_leads=sensitivity_leads,
-                                 flci_terms=flci_terms, draws=event_draws, seed=seed, m_rel=flci_m, mbar=mbar)
+        start = pilot_start_year(tables, start_year=es.start_year)
+        ev, tests, sens = _event(tables["admin"], start, ev_out, leads=es.leads,
+                                 sensitivity_leads=es.sensitivity_leads, flci_terms=es.flci_terms, draws=es.draws,
+                                 seed=seed, m_rel=es.flci_m, mbar=es.mbar)
     else:
         ev = pd.DataFrame(columns=EVENT_COLUMNS)
         tests = pd.DataFrame(columns=TEST_COLUMNS)
@@ -651,20 +557,4 @@ def analyze_impact(
     out["impact_event"] = ev
     out["impact_event_tests"] = tests
     out["impact_sensitivity"] = sens
-    return {k: _parquet_safe(v) for k, v in out.items()}
-
-
-def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
-    """Plain column dtypes (float, int, bool, str) so the tables round-trip through Parquet unchanged."""
-    df = df.reset_index(drop=True).copy()
-    for c in df.columns:
-        s = df[c]
-        if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object or pd.api.types.is_string_dtype(s):
-            df[c] = s.astype(str).astype("string")
-        elif pd.api.types.is_bool_dtype(s):
-            df[c] = s.astype(bool)
-        elif pd.api.types.is_integer_dtype(s):
-            df[c] = s.astype("int64")
-        elif pd.api.types.is_numeric_dtype(s):
-            df[c] = s.astype(float)
-    return df
+    return out

@@ -1,0 +1,101 @@
+"""The whole analysis of the Community Welfare evaluation: processed tables + plan → result tables.
+
+:func:`analyze_study` runs the steps in order, each ``(tables, plan) → tables``:
+
+1. :mod:`~welfare_eval.study.describe`: study villages by region and province, eligibility funnel, sample sizes;
+2. :mod:`~welfare_eval.study.matching`: matching within region and balance;
+3. :mod:`~welfare_eval.study.weights`: household weights, **computed once** and handed to every later step;
+4. :mod:`~welfare_eval.study.sample`: one reshaping of the benefits table (receipt of each welfare type);
+5. :mod:`~welfare_eval.study.impact`: the preliminary DiD table and the impact tables;
+6. :mod:`~welfare_eval.study.descriptives`: weighted descriptive tables;
+7. :mod:`~welfare_eval.study.factors`: success factors (when committee ratings exist).
+
+It reads and writes no files (:mod:`welfare_eval.pipeline` does) and holds no statistics of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+import pandas as pd
+
+from welfare_eval._io import parquet_safe
+from welfare_eval._progress import progress
+from welfare_eval.study.describe import design_table, eligibility_funnel, sample_sizes
+from welfare_eval.study.descriptives import weighted_tables
+from welfare_eval.study.factors import analyze_factors
+from welfare_eval.study.impact import analyze_impact, impact_sample, preliminary_did
+from welfare_eval.study.matching import analyze_matching
+from welfare_eval.study.plan import AnalysisPlan, default_plan
+from welfare_eval.study.sample import receipt_wide, require_tables
+from welfare_eval.study.weights import weights_pipeline
+
+__all__ = ["analyze_study"]
+
+
+def analyze_study(
+    tables: Mapping[str, pd.DataFrame],
+    plan: AnalysisPlan | None = None,
+    *,
+    seed: int | None = None,
+    provinces: pd.DataFrame | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Run the analysis plan on the processed tables.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        The processed tables (``frame``, ``villages``, ``households`` required; ``benefits``, ``admin``,
+        ``committee`` used when present), as written by :func:`welfare_eval.clean.clean_all`.
+    plan : AnalysisPlan, optional
+        The analysis plan (default: :func:`~welfare_eval.study.plan.default_plan`).
+    seed : int, optional
+        Overrides ``plan.seed``.
+    provinces : DataFrame, optional
+        Province table of the region scheme the data were cleaned with (for the design table's province
+        names); default the packaged scheme.
+
+    Returns
+    -------
+    dict of DataFrame
+        Parquet-safe tables (plain column types, default index): ``design``, ``funnel``, ``pairs``,
+        ``reserves``, ``unmatched``, ``balance``, ``balance_tests``, ``balance_overall``, ``sample_sizes``,
+        ``weights_summary``, ``did_preliminary``, the ``impact_*`` tables, the ``survey_*`` tables (with
+        ``benefits``) and the ``factors_*`` tables (with ``committee``).
+    """
+    plan = default_plan() if plan is None else plan
+    if seed is not None:
+        plan = plan.replace(seed=int(seed))
+    require_tables(tables, "frame", "villages", "households", step="analysis")
+    frame, villages, households = tables["frame"], tables["villages"], tables["households"]
+    benefits = tables.get("benefits")
+
+    out: dict[str, pd.DataFrame] = {}
+    steps = ["design", "matching", "weights", "impact", "descriptives", "factors"]
+    bar = iter(progress(steps, desc="analysis", total=len(steps)))
+    next(bar)
+    out["design"] = design_table(villages, provinces)
+    out["funnel"] = eligibility_funnel(frame, villages)
+    next(bar)
+    out.update(analyze_matching(frame, villages, plan))
+    out["sample_sizes"] = sample_sizes(households)
+    next(bar)
+    weights = weights_pipeline(households, villages, steps=plan.weights.steps, trim_ratio=plan.weights.trim_ratio)
+    out["weights_summary"] = weights.summary_by(("wave", "arm"))
+    hh = weights.households if benefits is None else receipt_wide(weights.households, benefits)
+    sample = impact_sample(hh, plan.impact.outcomes)
+    next(bar)
+    out["did_preliminary"] = preliminary_did(sample, plan)
+    out.update(analyze_impact(sample, tables, plan))
+    next(bar)
+    if benefits is not None:
+        d = plan.descriptives
+        out.update(weighted_tables(weights, benefits, villages=villages, inference=cast(Any, d.inference), outcomes=d.outcomes,
+                                   level=d.level))
+    next(bar)
+    if "committee" in tables:
+        out.update(analyze_factors(tables, plan, households=weights.households))
+    for _ in bar:
+        pass
+    return {k: parquet_safe(v) for k, v in out.items()}

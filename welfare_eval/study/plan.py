@@ -1,0 +1,382 @@
+"""The analysis plan of the Community Welfare evaluation: one object, read from YAML, used by every step.
+
+:class:`AnalysisPlan` holds every choice of the analysis (outcomes and their families, matching covariates,
+weighting steps, inference methods and draws, seeds, thresholds, suppression). Its defaults are the packaged
+``plan.yaml`` (the pre-registered plan); a research team changes the plan by editing a copy
+(``analysis_plan.yaml`` in the project folder) without touching code. :func:`load_plan` reads and checks a
+file: unknown keys, wrong types and impossible values are errors that name the file and the key. The plan
+travels with the results (``plan.to_dict()`` and :meth:`AnalysisPlan.sha256`) into the report's provenance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "AnalysisPlan",
+    "DescriptivesPlan",
+    "EventStudyPlan",
+    "FactorsPlan",
+    "ImpactPlan",
+    "MatchingPlan",
+    "PlanError",
+    "PreliminaryPlan",
+    "ReportingPlan",
+    "WeightsPlan",
+    "default_plan",
+    "default_plan_text",
+    "load_plan",
+]
+
+_METHODS = ("cr1", "cr2", "wild", "ri", "cr3", "hc1", "iid")
+_WEIGHT_STEPS = ("base", "nonresponse", "calibrate", "rake", "trim")
+_WAVES = ("baseline", "midline", "endline")
+
+
+class PlanError(ValueError):
+    """The analysis plan file is not valid (the message names the file and the key)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Sections (defaults are filled from plan.yaml by default_plan(); the literals below only give types)
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MatchingPlan:
+    """Matching of comparison villages (``welfare_eval.match.match_villages``)."""
+
+    covariates: tuple[str, ...] = ()
+    method: str = "mahalanobis"
+    exact: str = "region"
+
+
+@dataclass(frozen=True)
+class WeightsPlan:
+    """Household weighting steps (see :mod:`welfare_eval.study.weights`)."""
+
+    steps: tuple[str, ...] = ("base", "nonresponse", "calibrate", "trim")
+    trim_ratio: float = 3.5
+
+
+@dataclass(frozen=True)
+class DescriptivesPlan:
+    """Weighted descriptive tables (see :mod:`welfare_eval.study.descriptives`)."""
+
+    inference: str = "finite"
+    outcomes: tuple[str, ...] = ()
+    level: float = 0.95
+
+
+@dataclass(frozen=True)
+class PreliminaryPlan:
+    """The first DiD table reported to the department (headline outcomes at one wave)."""
+
+    outcomes: tuple[str, ...] = ()
+    wave: str = "endline"
+    draws: int = 2**18
+
+
+@dataclass(frozen=True)
+class EventStudyPlan:
+    """Event study on the savings-group panel with its sensitivity analysis."""
+
+    outcomes: tuple[str, ...] = ()
+    start_year: int | None = None
+    leads: int | None = None
+    draws: int = 4096
+    sensitivity_leads: int = 3
+    flci_terms: tuple[int, ...] = (0,)
+    flci_m: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0)
+    mbar: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0)
+
+
+@dataclass(frozen=True)
+class ImpactPlan:
+    """Matched-pair DiD on the household survey (see :mod:`welfare_eval.study.impact`)."""
+
+    outcomes: tuple[str, ...] = ()
+    headline: tuple[str, ...] = ()
+    welfare_types: bool = True
+    baseline: str = "baseline"
+    waves: tuple[str, ...] = ("midline", "endline")
+    methods: tuple[str, ...] = ("cr1", "cr2", "wild", "ri")
+    draws: Mapping[str, int] = field(default_factory=dict)
+    preliminary: PreliminaryPlan = field(default_factory=PreliminaryPlan)
+    dr_covariates: str | tuple[str, ...] = "matching"
+    event_study: EventStudyPlan = field(default_factory=EventStudyPlan)
+
+    def family_draws(self, family: str) -> int:
+        """Draws of a family (``primary``, ``secondary``, ``welfare_types``)."""
+        if family not in self.draws:
+            raise PlanError(f"impact.draws has no entry for family {family!r}")
+        return int(self.draws[family])
+
+
+@dataclass(frozen=True)
+class FactorsPlan:
+    """Success-factor analysis (see :mod:`welfare_eval.study.factors`)."""
+
+    did_outcome: str = "member_welfare_fund"
+    success_threshold: float = 0.10
+    n_boot: int = 1000
+    conf_level: float = 0.95
+    efa_iter: int = 50
+    qca_conditions: tuple[str, ...] | None = None
+    qca_anchors: tuple[float, ...] = (2.60, 3.40, 4.20)
+    qca_incl_cut: float = 0.8
+
+
+@dataclass(frozen=True)
+class ReportingPlan:
+    """Disclosure control of published tables."""
+
+    min_cell: int = 5
+
+
+@dataclass(frozen=True)
+class AnalysisPlan:
+    """Every choice of the analysis, in one object (see the module docstring).
+
+    Build it with :func:`default_plan` (the packaged plan) or :func:`load_plan` (a YAML file);
+    :meth:`replace` returns a copy with some values changed (``plan.replace(seed=1)``,
+    ``plan.replace(impact={"headline": ["savings"]})``).
+    """
+
+    version: int = 1
+    seed: int = 2568
+    matching: MatchingPlan = field(default_factory=MatchingPlan)
+    weights: WeightsPlan = field(default_factory=WeightsPlan)
+    descriptives: DescriptivesPlan = field(default_factory=DescriptivesPlan)
+    impact: ImpactPlan = field(default_factory=ImpactPlan)
+    factors: FactorsPlan = field(default_factory=FactorsPlan)
+    reporting: ReportingPlan = field(default_factory=ReportingPlan)
+    source: str = field(default="package default", compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as plain data (lists, dicts, numbers, strings), without its ``source``."""
+        d = _plain(self)
+        assert isinstance(d, dict)
+        d.pop("source", None)
+        return d
+
+    def to_yaml(self) -> str:
+        """The plan as YAML text (what :func:`load_plan` reads back to an equal plan)."""
+        return str(yaml.safe_dump(self.to_dict(), allow_unicode=True, sort_keys=False, width=100))
+
+    def sha256(self) -> str:
+        """SHA-256 of the plan's canonical JSON (same plan → same hash, whatever the file's layout)."""
+        text = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def replace(self, **changes: Any) -> AnalysisPlan:
+        """A copy with ``changes`` applied (sections may be given as partial dicts); validated."""
+        merged = _deep_merge(self.to_dict(), _plain(changes))
+        return _build(merged, where=f"{self.source} (with changes)")
+
+    # convenience -------------------------------------------------------------------------------------
+    @property
+    def headline(self) -> tuple[str, ...]:
+        """The headline (primary) outcomes."""
+        return self.impact.headline
+
+
+# --------------------------------------------------------------------------------------------------
+# Building and checking
+# --------------------------------------------------------------------------------------------------
+def _plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, tuple | list):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _convert(value: Any, tp: Any, key: str, where: str) -> Any:
+    """Convert plain YAML data to the annotated type ``tp`` (dataclass, tuple, Mapping, scalar, Optional)."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if not isinstance(value, Mapping):
+            raise PlanError(f"{where}: {key} must be a mapping of settings, got {type(value).__name__}")
+        return _section(tp, value, key, where)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _convert(value, a, key, where)
+            except PlanError as exc:
+                errors.append(str(exc))
+        raise PlanError(errors[-1] if errors else f"{where}: {key} has an invalid value {value!r}")
+    if origin is tuple:
+        if isinstance(value, str) or not isinstance(value, list | tuple):
+            raise PlanError(f"{where}: {key} must be a list, got {value!r}")
+        (item,) = {a for a in typing.get_args(tp) if a is not Ellipsis}
+        return tuple(_convert(v, item, f"{key}[{i}]", where) for i, v in enumerate(value))
+    if origin in (Mapping, dict) or tp is Mapping:
+        if not isinstance(value, Mapping):
+            raise PlanError(f"{where}: {key} must be a mapping, got {value!r}")
+        _k, vt = typing.get_args(tp)
+        return {str(k): _convert(v, vt, f"{key}.{k}", where) for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise PlanError(f"{where}: {key} must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise PlanError(f"{where}: {key} must be a whole number, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise PlanError(f"{where}: {key} must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise PlanError(f"{where}: {key} must be text, got {value!r}")
+        return value
+    raise PlanError(f"{where}: {key}: unsupported setting type {tp!r}")  # pragma: no cover
+
+
+def _section(cls: type, data: Mapping[str, Any], key: str, where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.name != "source"]
+    unknown = [k for k in data if k not in names]
+    if unknown:
+        prefix = f"{key}." if key else ""
+        raise PlanError(
+            f"{where}: unknown setting {prefix}{unknown[0]} (known settings{' of ' + key if key else ''}: "
+            f"{', '.join(names)})"
+        )
+    kwargs = {}
+    for k, v in data.items():
+        kwargs[k] = _convert(v, hints[k], f"{key}.{k}" if key else k, where)
+    return cls(**kwargs)
+
+
+def _check(plan: AnalysisPlan, where: str) -> None:
+    def bad(msg: str) -> PlanError:
+        return PlanError(f"{where}: {msg}")
+
+    if plan.version != 1:
+        raise bad(f"version {plan.version} is not supported (this package reads version 1)")
+    if not plan.matching.covariates:
+        raise bad("matching.covariates is empty: list the village covariates to match on")
+    unknown = [s for s in plan.weights.steps if s not in _WEIGHT_STEPS]
+    if unknown:
+        raise bad(f"weights.steps has unknown step {unknown[0]!r} (steps: {', '.join(_WEIGHT_STEPS)})")
+    if not plan.weights.trim_ratio > 1:
+        raise bad(f"weights.trim_ratio must be above 1, got {plan.weights.trim_ratio}")
+    if plan.descriptives.inference not in ("finite", "pairs"):
+        raise bad(f"descriptives.inference must be 'finite' or 'pairs', got {plan.descriptives.inference!r}")
+    for name, level in (("descriptives.level", plan.descriptives.level), ("factors.conf_level", plan.factors.conf_level)):
+        if not 0 < level < 1:
+            raise bad(f"{name} must lie between 0 and 1, got {level}")
+    imp = plan.impact
+    if not imp.outcomes:
+        raise bad("impact.outcomes is empty")
+    missing = [y for y in imp.headline if y not in imp.outcomes]
+    if missing:
+        raise bad(f"impact.headline outcome {missing[0]!r} is not in impact.outcomes")
+    for w in (imp.baseline, *imp.waves, imp.preliminary.wave):
+        if w not in _WAVES:
+            raise bad(f"impact: unknown wave {w!r} (waves: {', '.join(_WAVES)})")
+    if imp.baseline in imp.waves:
+        raise bad("impact.waves must not contain the baseline wave")
+    unknown = [m for m in imp.methods if m not in _METHODS]
+    if unknown:
+        raise bad(f"impact.methods has unknown method {unknown[0]!r} (methods: {', '.join(_METHODS)})")
+    fams = ["primary", "secondary"] + (["welfare_types"] if imp.welfare_types else [])
+    for f in fams:
+        if f not in imp.draws:
+            raise bad(f"impact.draws.{f} is missing (draws per family: primary, secondary, welfare_types)")
+    for f, n in [*imp.draws.items(), ("preliminary", imp.preliminary.draws), ("event_study", imp.event_study.draws)]:
+        if n < 99:
+            raise bad(f"impact draws for {f} must be at least 99, got {n}")
+    if isinstance(imp.dr_covariates, str) and imp.dr_covariates != "matching":
+        raise bad("impact.dr_covariates must be 'matching' or a list of village covariates")
+    es = imp.event_study
+    if es.sensitivity_leads < 2:
+        raise bad("impact.event_study.sensitivity_leads must be at least 2")
+    fac = plan.factors
+    if len(fac.qca_anchors) != 3 or not fac.qca_anchors[0] < fac.qca_anchors[1] < fac.qca_anchors[2]:
+        raise bad("factors.qca_anchors must be three increasing numbers (exclusion, crossover, inclusion)")
+    if not 0.5 <= fac.qca_incl_cut <= 1:
+        raise bad(f"factors.qca_incl_cut must lie in [0.5, 1], got {fac.qca_incl_cut}")
+    if fac.n_boot < 0 or fac.efa_iter < 1:
+        raise bad("factors.n_boot must be >= 0 and factors.efa_iter >= 1")
+    if plan.reporting.min_cell < 1:
+        raise bad(f"reporting.min_cell must be at least 1, got {plan.reporting.min_cell}")
+
+
+def _build(data: Mapping[str, Any], *, where: str) -> AnalysisPlan:
+    if not isinstance(data, Mapping):
+        raise PlanError(f"{where}: the plan must be a mapping of sections (matching, weights, impact, ...)")
+    plan = _section(AnalysisPlan, data, "", where)
+    plan = dataclasses.replace(plan, source=where)
+    _check(plan, where)
+    return typing.cast(AnalysisPlan, plan)
+
+
+def default_plan_text() -> str:
+    """Text of the packaged plan file (``welfare_eval/study/plan.yaml``, comments included)."""
+    return resources.files("welfare_eval.study").joinpath("plan.yaml").read_text(encoding="utf-8")
+
+
+def default_plan() -> AnalysisPlan:
+    """The packaged, pre-registered plan."""
+    return _build(yaml.safe_load(default_plan_text()), where="package default plan")
+
+
+def load_plan(path: str | Path | None = None) -> AnalysisPlan:
+    """Read an analysis plan from YAML; ``None`` gives :func:`default_plan`.
+
+    Settings missing from the file keep the packaged defaults, so a file may hold only what it changes.
+
+    Raises
+    ------
+    PlanError
+        The file is missing, is not YAML, or has an unknown key, a wrong type or an impossible value
+        (the message names the file and the key).
+    """
+    if path is None:
+        return default_plan()
+    p = Path(path)
+    if not p.is_file():
+        raise PlanError(f"{p}: analysis plan file not found")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1})" if mark is not None else ""
+        raise PlanError(f"{p}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise PlanError(f"{p}: the plan must be a mapping of sections (matching, weights, impact, ...)")
+    merged = _deep_merge(default_plan().to_dict(), dict(data))
+    return _build(merged, where=str(p))
