@@ -25,7 +25,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from welfare_eval.survey.design import CalStep, Design, DesignError, WeightOp
+from welfare_eval.survey.design import Design
+from welfare_eval.survey.variance import CalStep, DesignError, WeightOp
 
 __all__ = [
     "CalibrationError",
@@ -44,7 +45,7 @@ class CalibrationError(DesignError):
 # ---------------------------------------------------------------------------- helpers
 def _cells(design: Design, columns: Sequence[str]) -> pd.Series:
     for c in columns:
-        design._column(c)
+        design.column(c)
         if design.data[c].isna().any():
             raise CalibrationError(
                 f"column {c!r} has missing values: impute or give them a level before weighting"
@@ -151,7 +152,9 @@ def poststratify(
         w_new = w * _ps_factor(w, codes, counts)
         return w_new, CalStep(kind="greg", X=X, d=w, w_post=w_new)
 
-    return design._with_op(WeightOp("poststratify", fn, f"cells of {', '.join(cols)} ({len(keys)} cells)"))
+    return design.with_weighting_step(
+        WeightOp("poststratify", fn, f"cells of {', '.join(cols)} ({len(keys)} cells)")
+    )
 
 
 # ---------------------------------------------------------------------------- raking
@@ -253,7 +256,7 @@ def rake(
 
     if variance not in ("calibration", "ipf"):
         raise CalibrationError(f"rake: variance={variance!r}: use 'calibration' or 'ipf'")
-    return design._with_op(WeightOp("rake", fn, f"margins {', '.join(margins)}"))
+    return design.with_weighting_step(WeightOp("rake", fn, f"margins {', '.join(margins)}"))
 
 
 # ---------------------------------------------------------------------------- calibration
@@ -399,7 +402,7 @@ def calibrate(
         w_new = w * g
         return w_new, CalStep(kind="greg", X=X, d=w, w_post=w_new)
 
-    return design._with_op(
+    return design.with_weighting_step(
         WeightOp("calibrate", fn, f"{calfun} on {len(names)} totals, bounds [{L:g}, {U:g}]")
     )
 
@@ -449,7 +452,7 @@ def trim(
             raise CalibrationError(f"trim: weights still outside [{lower}, {upper}] after {max_iter} rounds")
         return cur, None
 
-    return design._with_op(WeightOp("trim", fn, f"bounds [{lower:g}, {upper:g}], {redistribute}"))
+    return design.with_weighting_step(WeightOp("trim", fn, f"bounds [{lower:g}, {upper:g}], {redistribute}"))
 
 
 # ---------------------------------------------------------------------------- nonresponse
@@ -492,7 +495,7 @@ def adjust_nonresponse(
         classes (Little 1986) and the class adjustment applied; with ``n_classes=None`` respondents'
         weights are divided by their propensity.
     """
-    r = design._column(respond)
+    r = design.column(respond)
     if r.isna().any():
         raise CalibrationError(f"response indicator {respond!r} has missing values")
     resp = r.astype(float).to_numpy()
@@ -547,4 +550,4 @@ def adjust_nonresponse(
         w_new = np.where(is_r, w / p, 0.0)
         return w_new, CalStep(kind="ipw", X=X, d=w, w_post=w_new, resp=is_r, p=p)
 
-    return design._with_op(WeightOp(name, fn, detail))
+    return design.with_weighting_step(WeightOp(name, fn, detail))
