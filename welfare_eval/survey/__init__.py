@@ -17,7 +17,7 @@ calibration_chain)``; estimators ``mean``, ``total``, ``proportion``, ``ratio``,
 ``structure()``; ``audit()``. The estimators are also free functions (R's names): ``svymean``,
 ``svytotal``, ``svyproportion``, ``svyratio``, ``svyquantile``, ``svyglm``, ``make_replicate_design``.
 Weighting: ``adjust_nonresponse``, ``poststratify``, ``rake``, ``calibrate`` (linear, truncated,
-raking, logit), ``trim``. Waves: ``change`` (difference between waves with its covariance),
+raking, logit; ``bounds``, ``bounds_const``, ``trim``, ``force`` as R), ``trim``. Waves: ``change`` (difference between waves with its covariance),
 ``adjust_attrition``. Every estimator returns a ``ResultBase`` whose ``tidy()`` has ``estimate``,
 ``std_error``, ``df``, ``ci_low``, ``ci_high``, ``deff``. Kish's design effect of unequal weights:
 ``kish_deff(weights) -> (deff, ess)`` and ``kish_deff_by(data, by, weights=)``.

@@ -230,7 +230,7 @@ class Design:
             new._cal = (*self._cal, cal)
         if self._rep is not None:
             cols = [
-                op.fn(self._rep.weights[:, r])[0]
+                op.replicate(self._rep.weights[:, r])
                 for r in progress(range(self._rep.weights.shape[1]), desc=f"{op.name} on replicates")
             ]
             new._rep = dataclasses.replace(self._rep, weights=np.column_stack(cols))

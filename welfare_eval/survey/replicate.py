@@ -261,7 +261,7 @@ def make_replicate_design(
     if reapply and steps:
         W = design.base_weights[:, None] * factors
         for op in steps:
-            cols = [op.fn(W[:, r])[0] for r in progress(range(W.shape[1]), desc=f"re-applying {op.name}")]
+            cols = [op.replicate(W[:, r]) for r in progress(range(W.shape[1]), desc=f"re-applying {op.name}")]
             W = np.column_stack(cols)
     else:
         W = design.weights[:, None] * factors

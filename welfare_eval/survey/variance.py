@@ -296,12 +296,19 @@ class RepInfo:
 class WeightOp:
     """A weighting step that can be replayed on any weight vector (used to re-apply on replicates).
 
-    ``fn(w) -> (w_new, calstep_or_None)``.
+    ``fn(w) -> (w_new, calstep_or_None)`` adjusts the full-sample weights; ``on_replicate`` (default
+    ``fn``) adjusts one replicate's weights, for steps that treat replicates differently (R keeps a
+    replicate's calibration that does not converge, with a warning).
     """
 
     name: str
     fn: Callable[[np.ndarray], tuple[np.ndarray, CalStep | None]]
     detail: str = ""
+    on_replicate: Callable[[np.ndarray], tuple[np.ndarray, CalStep | None]] | None = None
+
+    def replicate(self, w: np.ndarray) -> np.ndarray:
+        """The step applied to one replicate's weights ``w`` (the adjusted weights)."""
+        return (self.on_replicate or self.fn)(w)[0]
 
 
 # ---------------------------------------------------------------------------- the design interface
