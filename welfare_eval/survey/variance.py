@@ -159,15 +159,14 @@ class Sampling:
         else:
             pc, pc_labels = np.arange(n, dtype=np.int64), np.arange(n).astype(object)
         n_psu = len(pc_labels)
+        n_strata = len(st_labels)
         # PSUs nested in strata
-        per_psu = pd.DataFrame({"p": pc, "s": st}).drop_duplicates()
-        if per_psu["p"].duplicated().any():
-            bad = per_psu.loc[per_psu["p"].duplicated(), "p"].iloc[0]
+        psu_stratum, bad = _constant_within(pc, st, n_psu)
+        if bad is not None:
             raise DesignError(
                 f"PSU {pc_labels[bad]!r} appears in more than one stratum: fix the data or pass nest=True"
             )
-        psu_stratum = np.zeros(n_psu, dtype=np.int64)
-        psu_stratum[per_psu["p"].to_numpy()] = per_psu["s"].to_numpy()
+        psu_stratum = psu_stratum.astype(np.int64)
         # second stage
         sc: np.ndarray | None
         if ssu is not None:
@@ -180,15 +179,13 @@ class Sampling:
         # certainty PSUs
         cert_psu = np.zeros(n_psu, dtype=bool)
         if certainty is not None:
-            cert_row = df[certainty].astype(bool).to_numpy()
-            chk = pd.DataFrame({"p": pc, "c": cert_row}).drop_duplicates()
-            if chk["p"].duplicated().any():
+            cert_psu, bad = _constant_within(pc, df[certainty].astype(bool).to_numpy(), n_psu)
+            if bad is not None:
                 raise DesignError(
                     f"certainty column {certainty!r} varies within a PSU: make it constant per PSU"
                 )
-            cert_psu[chk["p"].to_numpy()] = chk["c"].to_numpy()
+            cert_psu = cert_psu.astype(bool)
         # sample sizes: PSUs per stratum (excluding certainty PSUs), SSUs per PSU
-        n_strata = len(st_labels)
         n_h = np.bincount(psu_stratum[~cert_psu], minlength=n_strata).astype(float)
         n_cert_h = np.bincount(psu_stratum[cert_psu], minlength=n_strata).astype(float)
         ssu_psu: np.ndarray | None = None
@@ -197,26 +194,18 @@ class Sampling:
             ssu_psu = np.zeros(int(sc.max()) + 1, dtype=np.int64)
             ssu_psu[sc] = pc
             m_i = np.bincount(ssu_psu, minlength=n_psu).astype(float)
-        # fpc
+        # population sizes (fpc) at both stages
         N_h = np.full(n_strata, np.inf)
         if fpc is not None:
-            vals = df[fpc].to_numpy(dtype=float)
-            per = pd.DataFrame({"s": st, "v": vals}).drop_duplicates()
-            if per["s"].duplicated().any():
-                s = per.loc[per["s"].duplicated(), "s"].iloc[0]
-                raise DesignError(f"fpc column {fpc!r} varies within stratum {st_labels[s]!r}")
-            v_h = np.full(n_strata, np.nan)
-            v_h[per["s"].to_numpy()] = per["v"].to_numpy()
+            v_h, bad = _constant_within(st, df[fpc].to_numpy(dtype=float), n_strata)
+            if bad is not None:
+                raise DesignError(f"fpc column {fpc!r} varies within stratum {st_labels[bad]!r}")
             N_h = _fpc_to_popsize(v_h, n_h + n_cert_h, fpc, "stratum") - n_cert_h
         M_i = np.full(n_psu, np.inf)
         if fpc_ssu is not None:
-            vals = df[fpc_ssu].to_numpy(dtype=float)
-            per = pd.DataFrame({"p": pc, "v": vals}).drop_duplicates()
-            if per["p"].duplicated().any():
-                p = per.loc[per["p"].duplicated(), "p"].iloc[0]
-                raise DesignError(f"fpc_ssu column {fpc_ssu!r} varies within PSU {pc_labels[p]!r}")
-            v_i = np.full(n_psu, np.nan)
-            v_i[per["p"].to_numpy()] = per["v"].to_numpy()
+            v_i, bad = _constant_within(pc, df[fpc_ssu].to_numpy(dtype=float), n_psu)
+            if bad is not None:
+                raise DesignError(f"fpc_ssu column {fpc_ssu!r} varies within PSU {pc_labels[bad]!r}")
             M_i = _fpc_to_popsize(v_i, m_i, fpc_ssu, "PSU")
         return cls(
             strata=st,
@@ -376,6 +365,21 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes (sorted-unique order) and the unique labels of a column."""
     codes, uniques = pd.factorize(values, sort=True)
     return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+
+
+def _constant_within(groups: np.ndarray, values: np.ndarray, n_groups: int) -> tuple[np.ndarray, int | None]:
+    """One value per group (codes 0 .. n_groups-1) of a column that must be constant within groups.
+
+    Returns the values (float; NaN for a group without rows) and the first group where the column
+    varies (None if it is constant everywhere).
+    """
+    per = pd.DataFrame({"g": groups, "v": values}).drop_duplicates()
+    dup = per["g"].duplicated()
+    if dup.any():
+        return np.zeros(0), int(per.loc[dup, "g"].iloc[0])
+    out = np.full(n_groups, np.nan)
+    out[per["g"].to_numpy()] = per["v"].to_numpy(dtype=float)
+    return out, None
 
 
 def _fpc_to_popsize(v: np.ndarray, n: np.ndarray, col: str, unit: str) -> np.ndarray:

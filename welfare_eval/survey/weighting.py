@@ -441,6 +441,70 @@ def _bounds_feasible(X: np.ndarray, w: np.ndarray, pop: np.ndarray, L: Bound, U:
     return None
 
 
+def _interval(value: Any, what: str) -> tuple[float, float]:
+    """``(lower, upper)`` from a pair of numbers with lower < upper (a clear error otherwise)."""
+    try:
+        if len(value) != 2:
+            raise ValueError
+        lo, hi = float(value[0]), float(value[1])
+    except (TypeError, ValueError):
+        raise CalibrationError(
+            f"calibrate: {what} must be two numbers (lower, upper), got {value!r}"
+        ) from None
+    if np.isnan(lo) or np.isnan(hi) or not lo < hi:
+        raise CalibrationError(f"calibrate: {what}=({lo:g}, {hi:g}) needs lower < upper")
+    return lo, hi
+
+
+def _totals_matrix(
+    design: Design,
+    formula: str | None,
+    population: Mapping[str, float] | pd.Series | None,
+    margins: Mapping[str, Mapping[Any, float]] | None,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The calibration variables (n x k), their population totals and names, from a formula or margins."""
+    if (formula is None) == (margins is None):
+        raise CalibrationError("calibrate: give either formula= with population=, or margins=")
+    if formula is None:
+        assert margins is not None
+        return _margins_matrix(design, margins)
+    if population is None:
+        raise CalibrationError("calibrate: formula= needs population={column: total}")
+    from formulaic import model_matrix
+
+    rhs = formula.split("~", 1)[-1]
+    mm = model_matrix("~" + rhs, design.data, na_action="raise")
+    names = list(mm.columns)
+    popd = dict(population.items()) if isinstance(population, pd.Series) else dict(population)
+    miss = [n for n in names if n not in popd]
+    extra = [n for n in popd if n not in names]
+    if miss or extra:
+        raise CalibrationError(
+            f"calibrate: population names must be the model-matrix columns {names}; missing {miss}, "
+            f"unknown {extra}"
+        )
+    pop = np.array([float(popd[n]) for n in names])
+    if not np.all(np.isfinite(pop)):
+        bad = [n for n, v in zip(names, pop, strict=True) if not np.isfinite(v)]
+        raise CalibrationError(f"calibrate: population totals of {bad} are missing or infinite")
+    return np.asarray(mm, dtype=float), pop, names
+
+
+def _failure_reason(
+    X: np.ndarray, w: np.ndarray, pop: np.ndarray, L: float, U: float, *, bounds_const: bool, rescale: bool
+) -> str:
+    """Why a bounded calibration may have failed: the bounds cannot be met, or the iteration missed them."""
+    if not (np.isfinite(L) or np.isfinite(U)):
+        return ""
+    s = _rescale_factor(X, w, pop) if rescale else None
+    ok = _bounds_feasible(X, w if s is None else w * s, pop, *_g_bounds(w, L, U, bounds_const))
+    if ok is False:
+        return "; no weights with multipliers inside the bounds meet these totals (linear program)"
+    if ok is True:
+        return "; weights within the bounds that meet the totals exist (linear program): raise max_iter"
+    return ""
+
+
 def _margins_matrix(design: Design, margins: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, list[str]]:
     blocks, pops, names = [], [], []
     for col, pop in margins.items():
@@ -519,50 +583,13 @@ def calibrate(
     (and trimmed) in turn; a replicate that does not converge keeps its last iterate with a warning, as
     R does, and ``bounds_const`` bounds each replicate's weights (R's replicate method ignores it).
     """
-    if (formula is None) == (margins is None):
-        raise CalibrationError("calibrate: give either formula= with population=, or margins=")
-    if formula is not None:
-        if population is None:
-            raise CalibrationError("calibrate: formula= needs population={column: total}")
-        from formulaic import model_matrix
-
-        rhs = formula.split("~", 1)[-1]
-        mm = model_matrix("~" + rhs, design.data, na_action="raise")
-        names = list(mm.columns)
-        X = np.asarray(mm, dtype=float)
-        popd = dict(population.items()) if isinstance(population, pd.Series) else dict(population)
-        miss = [n for n in names if n not in popd]
-        extra = [n for n in popd if n not in names]
-        if miss or extra:
-            raise CalibrationError(
-                f"calibrate: population names must be the model-matrix columns {names}; missing {miss}, "
-                f"unknown {extra}"
-            )
-        pop = np.array([float(popd[n]) for n in names])
-    else:
-        assert margins is not None
-        X, pop, names = _margins_matrix(design, margins)
-    try:
-        L, U = float(bounds[0]), float(bounds[1])
-    except (TypeError, ValueError, IndexError):
-        raise CalibrationError(
-            f"calibrate: bounds must be two numbers (lower, upper), got {bounds!r}"
-        ) from None
-    if np.isnan(L) or np.isnan(U) or not L < U:
-        raise CalibrationError(f"calibrate: bounds=({L:g}, {U:g}) need lower < upper")
+    X, pop, names = _totals_matrix(design, formula, population, margins)
+    L, U = _interval(bounds, "bounds")
     if bounds_const and not (np.isfinite(L) or np.isfinite(U)):
         raise CalibrationError(
             "calibrate: bounds_const=True needs finite bounds=(lower, upper) on the weights"
         )
-    if trim is not None:
-        try:
-            t_lo, t_hi = float(trim[0]), float(trim[1])
-        except (TypeError, ValueError, IndexError):
-            raise CalibrationError(
-                f"calibrate: trim must be two numbers (lower, upper), got {trim!r}"
-            ) from None
-        if np.isnan(t_lo) or np.isnan(t_hi) or not t_lo < t_hi:
-            raise CalibrationError(f"calibrate: trim=({t_lo:g}, {t_hi:g}) needs lower < upper")
+    t_lo, t_hi = _interval(trim, "trim") if trim is not None else (-np.inf, np.inf)
     name = "linear" if calfun == "truncated" else calfun
     if calfun == "truncated" and not (np.isfinite(L) or np.isfinite(U)):
         raise CalibrationError("calibrate: calfun='truncated' needs finite bounds=(lower, upper)")
@@ -609,15 +636,7 @@ def calibrate(
                     stacklevel=5,
                 )
             elif not force:
-                why = ""
-                if bounded:
-                    s_ = _rescale_factor(X, w, pop) if rescale else None
-                    ws = w if s_ is None else w * s_
-                    ok = _bounds_feasible(X, ws, pop, *_g_bounds(w, L, U, bounds_const))
-                    if ok is False:
-                        why = "; no weights with multipliers inside the bounds meet these totals (linear program)"
-                    elif ok is True:
-                        why = "; weights within the bounds that meet the totals exist (linear program): raise max_iter"
+                why = _failure_reason(X, w, pop, L, U, bounds_const=bounds_const, rescale=rescale)
                 raise CalibrationError(
                     f"{what} (max relative misfit {mis:.3g}){why}; widen bounds (now [{L:g}, {U:g}]"
                     f"{' on the weights' if bounds_const else ''}), drop or merge constraints, or check the "
