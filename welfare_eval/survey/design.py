@@ -474,14 +474,10 @@ class Design:
         deff: Literal["wor", "replace"] = "wor",
         df: float | None = None,
     ) -> SurveyEstimate:
-        """Weighted mean of ``var`` (a categorical variable gives one proportion per level).
+        """Weighted mean of ``var``, optionally by domain (R ``svymean``).
 
-        Domains ``by`` are estimated as subpopulations: units outside the domain keep their place in
-        the design with zero contribution (never subsetting). ``deff`` follows R's ``svymean(...,
-        deff=TRUE)``: the design variance over ``s^2_w (N̂ - n) / (N̂ n)`` with the ``n/(n-1)``
-        weighted variance ``s^2_w`` (``deff="replace"`` drops the ``(N̂-n)/N̂`` factor). ``df``
-        defaults to the design df of the whole design (#PSU − #strata) for every domain. Same as
-        :func:`~welfare_eval.survey.estimators.svymean`.
+        A categorical variable gives one proportion per level; domains are subpopulations inside the
+        full design. See :func:`~welfare_eval.survey.estimators.svymean` for ``deff`` and ``df``.
         """
         return svymean(self, var, by, na_rm=na_rm, level=level, deff=deff, df=df)
 
@@ -508,12 +504,7 @@ class Design:
         method: Literal["mean", "logit"] = "mean",
         df: float | None = None,
     ) -> SurveyEstimate:
-        """Proportion in each level of ``var`` (a 0/1 or boolean variable gives the share of 1).
-
-        ``method="mean"`` gives the Wald interval of :meth:`mean`; ``"logit"`` the interval of R's
-        ``svyciprop(method="logit")``: ``expit(logit(p) ± t se / (p (1 - p)))``. Same as
-        :func:`~welfare_eval.survey.estimators.svyproportion`.
-        """
+        """Proportion in each level of ``var``, Wald or logit interval (:func:`~welfare_eval.survey.estimators.svyproportion`)."""
         return svyproportion(self, var, by, na_rm=na_rm, level=level, method=method, df=df)
 
     def ratio(
@@ -540,14 +531,7 @@ class Design:
         level: float = 0.95,
         df: float | None = None,
     ) -> SurveyEstimate:
-        """Quantiles with Woodruff confidence intervals (R ``svyquantile``, survey >= 4.1 defaults).
-
-        The estimate is the "math" rule (the smallest ``x`` with weighted CDF >= q); the interval
-        inverts the t-based Wald interval of the estimated CDF at the estimate (``interval.type =
-        "mean"``) and the SE is the interval width over ``2 t``. For replicate designs the CDF
-        variance comes from the replicates. ``deff`` is not defined (NaN). Same as
-        :func:`~welfare_eval.survey.quantile.svyquantile`.
-        """
+        """Quantiles with Woodruff confidence intervals (:func:`~welfare_eval.survey.quantile.svyquantile`)."""
         return svyquantile(self, var, q, by, na_rm=na_rm, level=level, df=df)
 
     def glm(
