@@ -10,16 +10,12 @@ rescaled to mean 1 (for logistic models with the Pearson dispersion, i.e. R's ``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from welfare_eval.survey.results import GlmResult
-
-if TYPE_CHECKING:
-    from welfare_eval.survey.design import Design
+from welfare_eval.survey.variance import DesignError, SurveyDesign, t_quantile
 
 __all__ = ["svyglm"]
 
@@ -37,8 +33,6 @@ def _fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, family: str) -> np.ndarray
         if np.max(np.abs(step)) < 1e-12 * (1 + np.max(np.abs(beta))):
             break
     else:
-        from welfare_eval.survey.design import DesignError
-
         raise DesignError("logistic svyglm did not converge (separation?): simplify the model")
     return beta
 
@@ -53,7 +47,7 @@ _FAMILIES = {
 
 
 def svyglm(
-    design: Design,
+    design: SurveyDesign,
     formula: str,
     *,
     family: str = "gaussian",
@@ -68,8 +62,6 @@ def svyglm(
     the model variables are dropped in the same way.
     """
     from formulaic import model_matrix
-
-    from welfare_eval.survey.design import DesignError, _tquant
 
     if family not in _FAMILIES:
         raise DesignError(f"family={family!r}: use 'gaussian' or 'binomial'")
@@ -92,7 +84,7 @@ def svyglm(
         raise DesignError("binomial svyglm needs a 0/1 response")
     in_fit = keep.copy()
     if subset is not None:
-        sub = design._column(subset)
+        sub = design.column(subset)
         if sub.isna().any():
             raise DesignError(f"subset column {subset!r} has missing values")
         in_fit &= sub.astype(bool).to_numpy()
@@ -109,7 +101,7 @@ def svyglm(
     def theta(Wr: np.ndarray) -> np.ndarray:
         return np.vstack([_fit(X, y, Wr[:, r], family) for r in range(Wr.shape[1])])
 
-    vcov = d._vcov(z, theta, beta)
+    vcov = d.vcov(z, theta, beta)
     p = len(beta)
     df_res = d.df + 1 - p
     se = np.sqrt(np.clip(np.diag(vcov), 0, None))
@@ -125,7 +117,7 @@ def svyglm(
         n_ok = np.count_nonzero(wr)
         disp = float(np.sum(wr * (y[keep] - mu[keep]) ** 2 / v[keep]) / (n_ok - p))
         vsrs = disp * np.linalg.inv((Xk * (wr * v[keep])[:, None]).T @ Xk)
-    tq = _tquant(level, df_res)
+    tq = t_quantile(level, df_res)
     tstat = beta / se
     tab = pd.DataFrame(
         {

@@ -8,16 +8,15 @@ Estimate: the "math" rule, the smallest sample value whose weighted CDF reaches 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from welfare_eval.survey.results import SurveyEstimate
+from welfare_eval.survey.variance import DesignError, SurveyDesign, t_quantile
 
-if TYPE_CHECKING:
-    from welfare_eval.survey.design import Design
-
-__all__ = ["qrule_math", "woodruff"]
+__all__ = ["qrule_math", "svyquantile", "woodruff"]
 
 
 def qrule_math(x: np.ndarray, w: np.ndarray, p: float) -> float:
@@ -40,30 +39,54 @@ def qrule_math(x: np.ndarray, w: np.ndarray, p: float) -> float:
     return float(xs[pos] if wlow == 0 else xs[nxt])
 
 
-def woodruff(
-    design: Design,
+def svyquantile(
+    design: SurveyDesign,
     var: str,
-    q: float | Sequence[float],
-    by: str | Sequence[str] | None,
+    q: float | Sequence[float] = 0.5,
+    by: str | Sequence[str] | None = None,
     *,
-    na_rm: bool,
-    level: float,
-    df: float | None,
+    na_rm: bool = False,
+    level: float = 0.95,
+    df: float | None = None,
 ) -> SurveyEstimate:
-    """Quantiles ``q`` of ``var`` with Woodruff intervals (see module docstring)."""
-    from welfare_eval.survey.design import DesignError, _tquant
+    """Quantiles ``q`` of ``var`` with Woodruff intervals (R ``svyquantile``; see the module docstring).
+
+    Parameters
+    ----------
+    design : Design
+        The survey design (Taylor or replicate).
+    var : str
+        Numeric column.
+    q : float or sequence of float
+        Probabilities strictly between 0 and 1.
+    by : str or list of str, optional
+        Domain columns (estimated inside the full design).
+    na_rm : bool
+        Treat rows with a missing ``var`` as outside the domain (otherwise an error).
+    level : float
+        Confidence level.
+    df : float, optional
+        Degrees of freedom of the t quantile (default: the design df).
+
+    Returns
+    -------
+    SurveyEstimate
+        One row per domain and ``q``: ``term`` (``"var@q0.5"``), ``q``, ``n``, ``estimate``,
+        ``std_error`` (interval width over ``2 t``), ``df``, ``ci_low``, ``ci_high``, ``deff`` (NaN);
+        ``vcov`` is diagonal.
+    """
 
     qs = [float(q)] if isinstance(q, int | float) else [float(v) for v in q]
     if any(not 0 < v < 1 for v in qs):
         raise DesignError(f"quantile: q must lie strictly between 0 and 1, got {qs}")
-    Y, terms, na = design._analysis_matrix(var)
+    Y, terms, na = design.analysis_matrix(var)
     if Y.shape[1] != 1:
         raise DesignError(f"quantile: {var!r} must be numeric")
-    ok = design._na_check(na, na_rm, f"variable {var!r}")
+    ok = design.check_missing(na, na_rm, f"variable {var!r}")
     y = Y[:, 0]
-    labels, masks = design._domains(by)
+    labels, masks = design.domains(by)
     dfv = design.df if df is None else df
-    tq = _tquant(level, dfv)
+    tq = t_quantile(level, dfv)
     rows: list[dict[str, Any]] = []
     ests, ses, lows, highs = [], [], [], []
     w = design.weights
@@ -74,7 +97,7 @@ def woodruff(
             qhat = qrule_math(y[dom], w[dom], p)
             ind = (design.data[var].to_numpy(dtype=float, na_value=np.nan) <= qhat) & dom
             sub = design.subset_rows(dom)
-            pm = sub._mean_array(ind.astype(float))
+            pm = sub.mean_se(ind.astype(float))
             pl, pu = pm[0] - tq * pm[1], pm[0] + tq * pm[1]
             lo = qrule_math(y[dom], w[dom], pl) if 0 <= pl <= 1 else float("nan")
             hi = qrule_math(y[dom], w[dom], pu) if 0 <= pu <= 1 else float("nan")
@@ -88,8 +111,6 @@ def woodruff(
         table_rows.append(
             {**r, "estimate": e, "std_error": s, "df": dfv, "ci_low": lo, "ci_high": hi, "deff": float("nan")}
         )
-    import pandas as pd
-
     tab = pd.DataFrame(table_rows)
     vcov = np.diag(np.square(np.asarray(ses, dtype=float)))
     return SurveyEstimate(
@@ -102,3 +123,7 @@ def woodruff(
             "Woodruff interval (R svyquantile interval.type='mean', qrule='math'); vcov diagonal only"
         ],
     )
+
+
+woodruff = svyquantile
+"""Former name of :func:`svyquantile` (kept for compatibility)."""

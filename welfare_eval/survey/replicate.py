@@ -21,21 +21,22 @@ variance would be lost). BRR / Fay ignore certainty PSUs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Literal, TypeVar
 
 import numpy as np
 from scipy.linalg import hadamard
 
 from welfare_eval._progress import progress
+from welfare_eval.survey.variance import DesignError, RepInfo, SurveyDesign
 
-if TYPE_CHECKING:
-    from welfare_eval.survey.design import Design
+__all__ = ["ReplicateMethod", "make_replicate_design", "replicate_factors"]
 
-__all__ = ["make_replicate_design", "replicate_factors"]
+ReplicateMethod = Literal["auto", "jk1", "jkn", "bootstrap", "brr", "fay"]
+_D = TypeVar("_D", bound=SurveyDesign)
 
 
 def replicate_factors(
-    design: Design,
+    design: SurveyDesign,
     method: str,
     *,
     replicates: int = 200,
@@ -43,15 +44,18 @@ def replicate_factors(
     fay_rho: float = 0.5,
     fpc: bool = True,
 ) -> tuple[np.ndarray, float, np.ndarray]:
-    """PSU-level replicate factors (n_psu x R), ``scale`` and ``rscales``."""
-    from welfare_eval.survey.design import DesignError
+    """PSU-level replicate factors (n_psu x R), ``scale`` and ``rscales`` (R ``svrVar`` conventions).
 
-    strat = design._psu_stratum
-    cert = design._cert_psu
+    ``method``: ``"jk1"``, ``"jkn"``, ``"bootstrap"``, ``"brr"`` or ``"fay"`` (see the module
+    docstring); ``fpc=False`` ignores the first-stage fpc.
+    """
+    sp = design.sampling
+    strat = sp.psu_stratum
+    cert = sp.certainty
     n_psu = design.n_psu
     G = design.n_strata
-    n_h = design._n_h
-    N_h = design._N_h if fpc else np.full(G, np.inf)
+    n_h = sp.n_h
+    N_h = sp.N_h if fpc else np.full(G, np.inf)
     fin = np.isfinite(N_h)
     f_h = np.where(fin, (np.where(fin, N_h, 0.0) - n_h) / np.where(fin & (N_h > 0), N_h, 1.0), 1.0)
     cols: list[np.ndarray] = []
@@ -83,7 +87,7 @@ def replicate_factors(
             if nh == 1:
                 if lonely == "error":
                     raise DesignError(
-                        f"stratum {design._strata_labels[h]!r} has only one PSU: choose lonely_psu= or collapse strata"
+                        f"stratum {sp.strata_labels[h]!r} has only one PSU: choose lonely_psu= or collapse strata"
                     )
                 if lonely == "adjust":
                     col = np.full(n_psu, G / (G - 1))
@@ -114,7 +118,7 @@ def replicate_factors(
             nh = len(units)
             if nh == 1 and design.lonely_psu == "error" and f_h[h] > 0:
                 raise DesignError(
-                    f"stratum {design._strata_labels[h]!r} has only one PSU: choose lonely_psu= or collapse strata"
+                    f"stratum {sp.strata_labels[h]!r} has only one PSU: choose lonely_psu= or collapse strata"
                 )
             if nh < 2:
                 continue
@@ -135,7 +139,7 @@ def replicate_factors(
                 continue
             if len(units) != 2:
                 raise DesignError(
-                    f"BRR needs exactly 2 PSUs per stratum: stratum {design._strata_labels[h]!r} has "
+                    f"BRR needs exactly 2 PSUs per stratum: stratum {sp.strata_labels[h]!r} has "
                     f"{len(units)}; use method='jkn' or 'bootstrap', or regroup into pairs"
                 )
             pairs.append(units)
@@ -155,24 +159,23 @@ def replicate_factors(
     return np.column_stack(cols), scale, np.asarray(rscales)
 
 
-def _certainty_units(design: Design, fpc: bool) -> list[tuple[int, np.ndarray, np.ndarray, float]]:
+def _certainty_units(design: SurveyDesign, fpc: bool) -> list[tuple[int, np.ndarray, np.ndarray, float]]:
     """For each certainty PSU: (psu code, its row indices, SSU code per row, f2 = 1 - m/M)."""
     out = []
-    assert design._ssu is not None
-    for c in np.flatnonzero(design._cert_psu):
-        rows = np.flatnonzero(design._psu == c)
-        ssu = design._ssu[rows]
+    sp = design.sampling
+    assert sp.ssu is not None
+    for c in np.flatnonzero(sp.certainty):
+        rows = np.flatnonzero(sp.psu == c)
+        ssu = sp.ssu[rows]
         m = len(np.unique(ssu))
-        M = design._M_i[c] if fpc else np.inf
+        M = sp.M_i[c] if fpc else np.inf
         f2 = (M - m) / M if np.isfinite(M) and M > 0 else 1.0
         out.append((int(c), rows, ssu, float(f2)))
     return out
 
 
-def _certainty_jackknife(design: Design, fpc: bool) -> tuple[np.ndarray, np.ndarray]:
+def _certainty_jackknife(design: SurveyDesign, fpc: bool) -> tuple[np.ndarray, np.ndarray]:
     """Delete-one-SSU jackknife columns inside each certainty PSU (its households are the units)."""
-    from welfare_eval.survey.design import DesignError
-
     cols, rs = [], []
     for c, rows, ssu, f2 in _certainty_units(design, fpc):
         units = np.unique(ssu)
@@ -182,7 +185,7 @@ def _certainty_jackknife(design: Design, fpc: bool) -> tuple[np.ndarray, np.ndar
         if m < 2:
             if design.lonely_psu == "error":
                 raise DesignError(
-                    f"certainty PSU {design._psu_labels[c]!r} has a single sampled unit: choose lonely_psu="
+                    f"certainty PSU {design.sampling.psu_labels[c]!r} has a single sampled unit: choose lonely_psu="
                 )
             continue
         for j in units:
@@ -196,7 +199,9 @@ def _certainty_jackknife(design: Design, fpc: bool) -> tuple[np.ndarray, np.ndar
     return np.column_stack(cols), np.asarray(rs)
 
 
-def _certainty_bootstrap(design: Design, replicates: int, rng: np.random.Generator, fpc: bool) -> np.ndarray:
+def _certainty_bootstrap(
+    design: SurveyDesign, replicates: int, rng: np.random.Generator, fpc: bool
+) -> np.ndarray:
     """Rao-Wu-Yue bootstrap factors of the SSUs inside each certainty PSU (rows x replicates)."""
     F = np.ones((design.n, replicates))
     for _c, rows, ssu, f2 in _certainty_units(design, fpc):
@@ -213,8 +218,8 @@ def _certainty_bootstrap(design: Design, replicates: int, rng: np.random.Generat
 
 
 def make_replicate_design(
-    design: Design,
-    method: str,
+    design: _D,
+    method: ReplicateMethod | str = "auto",
     *,
     replicates: int = 200,
     seed: int | None = None,
@@ -222,45 +227,45 @@ def make_replicate_design(
     reapply: bool = True,
     fay_rho: float = 0.5,
     fpc: bool = True,
-) -> Design:
+) -> _D:
     """Replicate version of ``design``.
 
     With ``reapply=True`` the replicate factors multiply the *base* weights and every weighting step
     recorded on the design (nonresponse, post-stratification, raking, calibration, trimming) is
     re-applied to each replicate, so the variance reflects the adjustments. With ``reapply=False`` the
     factors multiply the final weights (R ``as.svrepdesign`` on an adjusted design).
+    ``method="auto"`` is JK1 for an unstratified design and JKn otherwise (as R); the other options
+    are those of :meth:`Design.replicate <welfare_eval.survey.Design.replicate>`.
     """
-    from welfare_eval.survey.design import RepInfo
-
-    if design._rep is not None:
-        from welfare_eval.survey.design import DesignError
-
+    if design.replicate_info is not None:
         raise DesignError("design already has replicate weights")
     method = method.lower()
+    if method == "auto":
+        method = "jkn" if design.n_strata > 1 else "jk1"
     F, scale, rscales = replicate_factors(
         design, method, replicates=replicates, seed=seed, fay_rho=fay_rho, fpc=fpc
     )
-    factors = F[design._psu]
-    if design._cert_psu.any() and method in ("jk1", "jkn"):
+    sp = design.sampling
+    factors = F[sp.psu]
+    if sp.certainty.any() and method in ("jk1", "jkn"):
         # certainty PSUs: their households are the replicate units (their stage-2 variance)
         extra, extra_rs = _certainty_jackknife(design, fpc)
         if extra.shape[1]:
             rscales = np.concatenate([np.asarray(rscales, dtype=float) * scale, extra_rs])
             scale = 1.0
             factors = np.column_stack([factors, extra])
-    elif design._cert_psu.any() and method == "bootstrap":
+    elif sp.certainty.any() and method == "bootstrap":
         rng = np.random.default_rng(None if seed is None else [seed, 1])
         factors = factors * _certainty_bootstrap(design, replicates, rng, fpc)
-    if reapply and design._ops:
-        W = design.weights_base[:, None] * factors
-        for op in design._ops:
-            cols = [op.fn(W[:, r])[0] for r in progress(range(W.shape[1]), desc=f"re-applying {op.name}")]
+    steps = design.weighting_steps
+    if reapply and steps:
+        W = design.base_weights[:, None] * factors
+        for op in steps:
+            cols = [op.replicate(W[:, r]) for r in progress(range(W.shape[1]), desc=f"re-applying {op.name}")]
             W = np.column_stack(cols)
     else:
-        W = design._w[:, None] * factors
-    new = design._copy()
-    new._rep = RepInfo(
+        W = design.weights[:, None] * factors
+    info = RepInfo(
         weights=W, scale=float(scale), rscales=np.asarray(rscales, dtype=float), mse=mse, type=method
     )
-    new._audit.append({**new._audit[-1], "step": f"replicate:{method}", "detail": f"{W.shape[1]} replicates"})
-    return new
+    return design.with_replicates(info, step=f"replicate:{method}", detail=f"{W.shape[1]} replicates")

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from welfare_eval.survey.design import Design, DesignError, _tquant
+from welfare_eval.survey.design import Design, DesignError
 from welfare_eval.survey.results import SurveyEstimate
+from welfare_eval.survey.variance import t_quantile
 from welfare_eval.survey.weighting import adjust_nonresponse
 
 __all__ = ["adjust_attrition", "change"]
@@ -96,7 +97,7 @@ def change(
     vc = Cm @ est.vcov @ Cm.T
     se = np.sqrt(np.clip(np.diag(vc), 0, None))
     dfv = float(tab["df"].iloc[0])
-    tq = _tquant(level, dfv)
+    tq = t_quantile(level, dfv)
     var_a = np.array([est.vcov[np.argmax(c < 0), np.argmax(c < 0)] for c in C])
     var_b = np.array([est.vcov[np.argmax(c > 0), np.argmax(c > 0)] for c in C])
     cov_ab = np.array([est.vcov[np.argmax(c < 0), np.argmax(c > 0)] for c in C])
