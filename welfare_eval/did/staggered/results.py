@@ -157,16 +157,19 @@ class ATTgtResult(_Inference, ResultBase):
 
     # -- tests -------------------------------------------------------------------------------------
     def pretrend_test(self) -> pd.DataFrame:
-        """Joint test that every pre-treatment ATT(g,t) (``g > t``) is zero.
+        """Joint test that every pre-treatment ATT(g,t) (``t < g − anticipation``) is zero.
 
         Rows ``wald``: ``att' V⁻¹ att`` on ``q`` df, chi-square (R ``did``'s pre-test, with the analytic
         cluster-robust ``V``; cells with zero variance excluded); ``sup_t``: bootstrap p-value of
         ``max |ATT/se|`` over the pre-treatment cells (whether the uniform band over them covers zero).
+        With anticipation, the cells in ``[g − anticipation, g)`` may carry anticipated effects and are not
+        tested (as ``csdid``; R ``did``'s source tests every ``t < g``); without anticipation the two agree.
         """
         if "pretrend" in self._cache:
             return self._cache["pretrend"].copy()
         tab = self.tidy()
-        pre = np.flatnonzero((self.cohorts > self.times) & tab["std_error"].notna().to_numpy())
+        ant = self.settings["anticipation"]
+        pre = np.flatnonzero((self.times < self.cohorts - ant) & tab["std_error"].notna().to_numpy())
         if pre.size == 0:
             raise ValueError("pretrend_test: no pre-treatment ATT(g,t) with a standard error")
         att = self.estimates[pre]
