@@ -331,9 +331,11 @@ def _prepare_cells(df: pd.DataFrame, *, outcome: str, unit: str | None, time: st
     # covariates: a column of that name = constant within the cell (carried); else moments
     const_cov: list[FloatArray] = []
     row_level: list[str] = []
+    carried: dict[str, FloatArray] = {}
     for c in covariates:
         if c in df.columns:
-            const_cov.append(_numeric(df, c, "covariate"))
+            carried[c] = _numeric(df, c, "covariate")
+            const_cov.append(carried[c])
             continue
         m1, m2 = moment_name(c), moment_name(c, c)
         if m1 not in df.columns or m2 not in df.columns:
@@ -350,9 +352,6 @@ def _prepare_cells(df: pd.DataFrame, *, outcome: str, unit: str | None, time: st
         raise ValueError(f"att_gt(cells=True): covariate(s) {row_level} vary within cells; method={method!r} "
                          "needs the rows (a propensity score of row-level covariates does not reduce to cell "
                          "moments). Use method='reg', covariates constant within cells, or the rows")
-    if row_level and len(row_level) != len(covariates):
-        raise ValueError("att_gt(cells=True): mix of cell-constant carried columns and row-level covariates; "
-                         "reduce all covariates as moments (reduce_cells variables) for method='reg'")
     g_all = _cohort_codes(g_raw, times, anticipation, notes, np.ones(len(df), dtype=bool), "cells")
     early = (g_all > 0) & (g_all <= times.min() + anticipation)
     keep = ~early
@@ -380,22 +379,31 @@ def _prepare_cells(df: pd.DataFrame, *, outcome: str, unit: str | None, time: st
     prep = _Prepared(mode="cells", times=times, cohorts=cohorts, cluster_labels=labels, notes=notes, g=g_all, w=sw,
                      cl=cl, t_idx=t_idx, y=ybar, n_rows=n_rows,
                      x=np.column_stack(const_cov) if const_cov else None)
-    if row_level:
-        names = ["", *row_level]
-        k = len(names)
-        swx = np.zeros((len(df), k))
+    if row_level:  # linear outcome regression from first and second moments (all covariates)
+        sel_df = df
+        k = len(covariates) + 1
+
+        def first(a: str) -> FloatArray:  # Σw·a
+            return carried[a][sel] * sw if a in carried else _numeric(sel_df, moment_name(a), "cell")
+
+        def second(a: str, b: str) -> FloatArray:  # Σw·a·b (b may be the outcome)
+            if a in carried and b in carried:
+                return carried[a][sel] * carried[b][sel] * sw
+            if a in carried:
+                return carried[a][sel] * (swy if b == outcome else first(b))
+            if b in carried:
+                return carried[b][sel] * first(a)
+            return _moment(sel_df, a, b)
+
+        swx = np.column_stack([sw, *[first(c) for c in covariates]])
+        swxy = np.column_stack([swy, *[second(c, outcome) for c in covariates]])
         swxx = np.zeros((len(df), k, k))
-        swxy = np.zeros((len(df), k))
-        for a, na in enumerate(names):
-            swx[:, a] = sw if not na else _numeric(df, moment_name(na), "cell")
-            swxy[:, a] = swy if not na else _moment(df, na, outcome)
-            for b, nb in enumerate(names):
-                if not na and not nb:
-                    swxx[:, a, b] = sw
-                elif not na or not nb:
-                    swxx[:, a, b] = _numeric(df, moment_name(na or nb), "cell")
-                else:
-                    swxx[:, a, b] = _moment(df, na, nb)
+        swxx[:, 0, 0] = sw
+        for a, ca in enumerate(covariates, start=1):
+            swxx[:, 0, a] = swxx[:, a, 0] = swx[:, a]
+            for b, cb in enumerate(covariates, start=1):
+                if b >= a:
+                    swxx[:, a, b] = swxx[:, b, a] = second(ca, cb)
         prep.moments = {"swx": swx, "swxx": swxx, "swxy": swxy}
         prep.x = None
     _bookkeeping(prep, g_all, sw, cl, n_rows)
