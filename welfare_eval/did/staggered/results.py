@@ -45,19 +45,23 @@ class _Inference:
         se = np.where(se <= _TINY, np.nan, se)
         return se, analytic, draws
 
-    def _table(self, est: FloatArray, contrib: FloatArray) -> tuple[pd.DataFrame, float]:
+    def _table(self, est: FloatArray, contrib: FloatArray, *, band: bool = True,
+               missing: npt.NDArray[np.bool_] | None = None) -> tuple[dict[str, FloatArray], float]:
         se, _, draws = self._se(contrib)
+        if missing is not None:
+            se = np.where(missing, np.nan, se)
         z = float(stats.norm.ppf(0.5 + self.level / 2))
-        crit = sup_t_critical(draws, se, self.level) if est.size > 1 else z
-        if not np.isfinite(crit):
+        crit = sup_t_critical(draws, se, self.level) if band else float("nan")
+        if band and not np.isfinite(crit):
             crit = z
-        stat = est / se
-        out = pd.DataFrame({
+        with np.errstate(invalid="ignore", divide="ignore"):
+            stat = est / se
+        cols = {
             "estimate": est, "std_error": se, "statistic": stat, "p_value": 2 * stats.norm.sf(np.abs(stat)),
             "ci_low": est - z * se, "ci_high": est + z * se,
             "band_low": est - crit * se, "band_high": est + crit * se,
-        })
-        return out, crit
+        }
+        return cols, crit
 
 
 class ATTgtResult(_Inference, ResultBase):
@@ -116,17 +120,13 @@ class ATTgtResult(_Inference, ResultBase):
     def tidy(self) -> pd.DataFrame:
         if "tidy" not in self._cache:
             est = self.estimates
-            tab, crit = self._table(est, self.contrib)
             ref = np.array([np.isnan(c.n_obs) for c in self._cells])
-            for col in ("std_error", "statistic", "p_value", "ci_low", "ci_high", "band_low", "band_high"):
-                tab.loc[ref, col] = np.nan
-            front = pd.DataFrame({
+            cols, crit = self._table(est, self.contrib, missing=ref)
+            out = pd.DataFrame({
                 "term": self._terms(), "cohort": self.cohorts, "time": self.times,
                 "event_time": self.times - self.cohorts, "base_time": [c.base for c in self._cells],
-                "post": [c.post for c in self._cells]})
-            out = pd.concat([front, tab], axis=1)
-            out["n_obs"] = [c.n_obs for c in self._cells]
-            out["n_clusters"] = [c.n_clusters for c in self._cells]
+                "post": [c.post for c in self._cells], **cols,
+                "n_obs": [c.n_obs for c in self._cells], "n_clusters": [c.n_clusters for c in self._cells]})
             self._cache["tidy"] = out
             self._cache["crit"] = crit
         return self._cache["tidy"].copy()
@@ -265,25 +265,25 @@ class AggregateResult(_Inference, ResultBase):
             return self._cache["tidy"].copy()
         a = self.agg
         col = {"dynamic": "event_time", "group": "cohort", "calendar": "time"}.get(a.kind)
-        frames = []
+        labels = np.array(a.labels, dtype=float)
+        est = np.r_[a.estimate, a.overall]
         if a.labels:
-            tab, crit = self._table(a.estimate, a.contrib)
+            cols, crit = self._table(a.estimate, a.contrib)
             self._cache["crit"] = crit
-            prefix = {"dynamic": "e", "group": "g", "calendar": "t"}[a.kind]
-            front = pd.DataFrame({"term": [f"{prefix}={_fmt(v)}" for v in a.labels]})
-            for c in ("cohort", "time", "event_time"):
-                front[c] = np.array(a.labels, dtype=float) if c == col else np.nan
-            frames.append(pd.concat([front, tab], axis=1))
-        otab, _ = self._table(np.array([a.overall]), a.overall_contrib[:, None])
-        otab[["band_low", "band_high"]] = np.nan
-        ofront = pd.DataFrame({"term": ["overall"], "cohort": [np.nan], "time": [np.nan], "event_time": [np.nan]})
-        frames.append(pd.concat([ofront, otab], axis=1))
-        out = pd.concat(frames, ignore_index=True)
-        out.insert(1, "type", a.kind)
-        est_cells = self.parent.tidy()
-        out["n_obs"] = [float(est_cells["n_obs"].iloc[u].max()) if u else np.nan for u in
-                        [*a.cells_used[: len(a.labels)], sorted({i for u in a.cells_used for i in u})]]
-        out["n_clusters"] = self.parent.n_clusters
+        else:
+            cols = {}
+        ocols, _ = self._table(np.array([a.overall]), a.overall_contrib[:, None], band=False)
+        merged = {k: np.r_[cols[k], ocols[k]] if cols else ocols[k] for k in ocols}
+        prefix = {"dynamic": "e", "group": "g", "calendar": "t"}.get(a.kind, "")
+        nan = np.full(labels.size, np.nan)
+        parent = self.parent.tidy()["n_obs"].to_numpy(dtype=float)
+        used = [*a.cells_used[: labels.size], sorted({i for u in a.cells_used for i in u})]
+        out = pd.DataFrame({
+            "term": [f"{prefix}={_fmt(v)}" for v in labels] + ["overall"], "type": a.kind,
+            **{c: np.r_[labels if c == col else nan, np.nan] for c in ("cohort", "time", "event_time")},
+            **merged, "n_obs": [float(np.nanmax(parent[u])) if u else np.nan for u in used],
+            "n_clusters": self.parent.n_clusters})
+        out["estimate"] = est
         self._cache["tidy"] = out
         return out.copy()
 
