@@ -71,6 +71,8 @@ CASE_NAMES = [c["name"] for c in json.loads(
 def test_against_csdid(name: str, mpdta: pd.DataFrame, fixtures: Path) -> None:
     case = next(c for c in _cases(fixtures) if c["name"] == name)
     data = mpdta
+    if case.get("no_never"):
+        data = mpdta[mpdta["first.treat"] > 0].reset_index(drop=True)
     if case.get("unbalanced"):
         data = mpdta[(mpdta["countyreal"] + mpdta["year"]) % 11 != 0].reset_index(drop=True)
     with pytest.warns(UserWarning, match="dropped") if case.get("anticipation") else _nullcontext():

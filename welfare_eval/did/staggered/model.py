@@ -200,8 +200,7 @@ def _prepare(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, c
         times = np.unique(t_raw)
     g_all, t_raw, times, keep_rows = _no_never_treated(g_all, t_raw, times, anticipation, control, notes)
     if keep_rows is not None:
-        df, y, w, g_all, t_raw = df[keep_rows].reset_index(drop=True), y[keep_rows], w[keep_rows], g_all[keep_rows], \
-            t_raw[keep_rows]
+        df, y, w = df[keep_rows].reset_index(drop=True), y[keep_rows], w[keep_rows]  # g_all, t_raw: already
         x = x[keep_rows] if x is not None else None
     t_idx = np.searchsorted(times, t_raw).astype(np.intp)
     cohorts = _treated_cohorts(g_all, times, anticipation)

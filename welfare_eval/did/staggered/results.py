@@ -23,6 +23,11 @@ __all__ = ["ATTgtResult", "AggregateResult"]
 _TINY = float(np.sqrt(np.finfo(float).eps) * 10)  # R did: SEs below this are reported as missing
 
 
+def _max_or_nan(v: FloatArray) -> float:
+    v = v[np.isfinite(v)]
+    return float(v.max()) if v.size else float("nan")
+
+
 def _fmt(v: float) -> str:
     return f"{v:g}"
 
@@ -281,7 +286,7 @@ class AggregateResult(_Inference, ResultBase):
         out = pd.DataFrame({
             "term": [f"{prefix}={_fmt(v)}" for v in labels] + ["overall"], "type": a.kind,
             **{c: np.r_[labels if c == col else nan, np.nan] for c in ("cohort", "time", "event_time")},
-            **merged, "n_obs": [float(np.nanmax(parent[u])) if u else np.nan for u in used],
+            **merged, "n_obs": [_max_or_nan(parent[u]) for u in used],
             "n_clusters": self.parent.n_clusters})
         out["estimate"] = est
         self._cache["tidy"] = out

@@ -41,6 +41,8 @@ CASES = [
      "method": "reg", "covariates": ["lpop"], "panel": False, "weights": "w"},
     {"name": "unbalanced_never_varying_dr_lpop", "control": "never", "base_period": "varying", "method": "dr",
      "covariates": ["lpop"], "unbalanced": True},
+    {"name": "no_never_treated_notyet_varying_reg", "control": "not_yet", "base_period": "varying", "method": "reg",
+     "covariates": [], "no_never": True},
 ]
 AGGS = [("simple", {}), ("dynamic", {}), ("group", {}), ("calendar", {}), ("dynamic", {"balance_e": 1}),
         ("dynamic", {"min_e": -2, "max_e": 2})]
@@ -55,12 +57,14 @@ def _f(x: object) -> object:
 def main(path: str) -> None:
     d = pd.read_csv(path)
     d["state"] = d["countyreal"] // 1000
-    d["w"] = 1 + (d["countyreal"] % 7) / 10
+    d["w"] = 1 + (d["countyreal"] % 7) / 10  # constant within county
     d["obs_id"] = np.arange(1, len(d) + 1)
     out = {"source": "csdid 0.4.3 (PyPI), bstrap=False (analytic influence-function SEs)", "cases": []}
     for case in CASES:
         xf = "lemp~" + "+".join(case["covariates"]) if case["covariates"] else None
         data = d.copy()
+        if case.get("no_never"):  # every county eventually treated: R drops periods from the last cohort on
+            data = data[data["first.treat"] > 0].reset_index(drop=True)
         if case.get("unbalanced"):  # drop about 1 row in 11, deterministically
             data = data[(data["countyreal"] + data["year"]) % 11 != 0].reset_index(drop=True)
         rc = not case.get("panel", True)
