@@ -60,7 +60,7 @@ def test_duplicate_rows_and_varying_weights() -> None:
 def test_no_never_treated_for_never_control() -> None:
     d = panel()
     d = d[d["g"] > 0]
-    with pytest.raises(ValueError, match="no never-treated units.*control='not_yet'"):
+    with pytest.raises(ValueError, match=r"no never-treated units.*control='not_yet'"):
         att_gt(d, **KW)
     res = att_gt(d, control="not_yet", **KW)
     assert any("no never-treated units" in n for n in res.notes())
