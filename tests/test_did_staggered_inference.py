@@ -155,3 +155,15 @@ def test_uniform_bands_cover_planted_effects_monte_carlo() -> None:
         hits_dyn += bool(dyn["ci_low"] <= true_e0 <= dyn["ci_high"])
     assert 0.89 <= hits / reps <= 0.995
     assert 0.88 <= hits_dyn / reps <= 0.995
+
+
+def test_bootstrap_through_basis_equals_direct_draws() -> None:
+    """Aggregations' draws via the shared basis [S_att, A, N] equal the multipliers applied directly."""
+    data = small_panel(6)
+    res = att_gt(data, outcome="y", unit="id", time="t", cohort="g", method="dr", covariates=["x"], draws=300,
+                 multiplier="mammen", seed=11)
+    for typ in ("simple", "dynamic", "group", "calendar"):
+        agg = res.aggregate(typ).agg
+        c = np.column_stack([agg.contrib, agg.overall_contrib])
+        np.testing.assert_allclose(res._draws(c), res.boot(c), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(res._draws(res.contrib), res.boot(res.contrib), rtol=1e-9, atol=1e-12)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,29 +40,56 @@ _MAMMEN_A, _MAMMEN_B = (1 - math.sqrt(5)) / 2, (1 + math.sqrt(5)) / 2
 _MAMMEN_P = (math.sqrt(5) + 1) / (2 * math.sqrt(5))
 
 
-def _multipliers(rng: np.random.Generator, shape: tuple[int, int], kind: str) -> FloatArray:
+def _codes(rng: np.random.Generator, shape: tuple[int, int], kind: str) -> npt.NDArray[np.int8]:
+    """Multiplier codes 0/1 (int8): Rademacher −1/+1, Mammen's two points."""
     if kind == "rademacher":
-        return rng.integers(0, 2, size=shape).astype(float) * 2.0 - 1.0
+        return rng.integers(0, 2, size=shape, dtype=np.int8)
     if kind == "mammen":
-        return np.where(rng.random(shape) < _MAMMEN_P, _MAMMEN_A, _MAMMEN_B)
+        return (rng.random(shape) >= _MAMMEN_P).astype(np.int8)
     raise ValueError(f"multiplier={kind!r}: use 'rademacher' or 'mammen'")
 
 
-def multiplier_draws(contrib: FloatArray, *, draws: int, seed: int, kind: str = "rademacher") -> FloatArray:
-    """``draws × K`` bootstrap deviations ``Σ_c v_bc S[c, ·]`` for cluster contributions ``S`` (``G × K``)."""
+#: largest multiplier matrix (draws × clusters, one byte each) kept in memory between calls
+_CACHE_LIMIT = 200_000_000
+
+
+def _blocks(n_clusters: int, draws: int, seed: int, kind: str) -> list[tuple[int, int, npt.NDArray[np.int8]]] | None:
+    rng = np.random.default_rng(seed)
+    out = []
+    for a in range(0, n_clusters, _BLOCK):
+        b = min(a + _BLOCK, n_clusters)
+        out.append((a, b, _codes(rng, (draws, b - a), kind)))
+    return out
+
+
+def multiplier_draws(contrib: FloatArray, *, draws: int, seed: int, kind: str = "rademacher",
+                     cache: dict[tuple[int, int, int, str], Any] | None = None) -> FloatArray:
+    """``draws × K`` bootstrap deviations ``Σ_c v_bc S[c, ·]`` for cluster contributions ``S`` (``G × K``).
+
+    The multipliers depend only on ``(G, draws, seed, kind)``; ``cache`` (a dict) keeps them (one byte
+    each) between calls when they fit in 200 MB, so every parameter of a result shares the same draws.
+    """
     s = np.asarray(contrib, dtype=float)
     if s.ndim == 1:
         s = s[:, None]
     if draws < 2:
         raise ValueError(f"draws={draws}: need at least 2 bootstrap draws")
-    rng = np.random.default_rng(seed)
+    if kind not in ("rademacher", "mammen"):
+        raise ValueError(f"multiplier={kind!r}: use 'rademacher' or 'mammen'")
+    G = s.shape[0]
+    key = (G, draws, seed, kind)
+    blocks = None if cache is None else cache.get(key)
+    if blocks is None:
+        blocks = _blocks(G, draws, seed, kind)
+        if cache is not None and draws * G <= _CACHE_LIMIT:
+            cache[key] = blocks
+    assert blocks is not None
     out = np.zeros((draws, s.shape[1]))
-    with _small_blas(draws * s.shape[0] * s.shape[1]):
-        for a in range(0, s.shape[0], _BLOCK):
-            b = min(a + _BLOCK, s.shape[0])
-            v = _multipliers(rng, (draws, b - a), kind)
+    with _small_blas(draws * G * s.shape[1]):
+        lo, hi = (-1.0, 1.0) if kind == "rademacher" else (_MAMMEN_A, _MAMMEN_B)
+        for a, b, codes in blocks:
             sub = np.nan_to_num(s[a:b])
-            out += v @ sub
+            out += (hi - lo) * (codes.astype(np.float64) @ sub) + lo * sub.sum(axis=0)  # v = lo + (hi - lo) code
     return out
 
 
@@ -70,9 +97,9 @@ def _small_blas(work: int) -> contextlib.AbstractContextManager[object]:
     """One BLAS thread for small products: threads cost more than they save there, and on a busy machine
     a multithreaded OpenBLAS made a 300 × 250 × 15 product 100× slower (measured). Large products keep
     the default threads."""
+    global _CONTROLLER
     if work > 50_000_000:
         return contextlib.nullcontext()
-    global _CONTROLLER
     if _CONTROLLER is None:
         try:
             from threadpoolctl import ThreadpoolController
@@ -110,13 +137,14 @@ def sup_t_critical(boot: FloatArray, se: FloatArray, level: float) -> float:
     return quantile_type1(t, level)
 
 
-@dataclass(frozen=True)
+@dataclass
 class BootstrapDraws:
-    """Bootstrap settings shared by a result and its aggregations."""
+    """Bootstrap settings shared by a result and its aggregations (with the cached multipliers)."""
 
     draws: int = 999
     seed: int = 0
     kind: str = "rademacher"
+    _cache: dict[tuple[int, int, int, str], Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __call__(self, contrib: FloatArray) -> FloatArray:
-        return multiplier_draws(contrib, draws=self.draws, seed=self.seed, kind=self.kind)
+        return multiplier_draws(contrib, draws=self.draws, seed=self.seed, kind=self.kind, cache=self._cache)

@@ -473,7 +473,7 @@ def _estimate_cell(prep: _Prepared, gv: float, ti: int, base: int, *, control: s
         att, psi = _call(method, "panel", dy=dy, d=d, x=x, w=w, trim=trim, cell=cell)
         n1 = int(keep.sum())
         contrib = np.bincount(prep.cl[keep], weights=psi / n1, minlength=G).astype(float)
-        return att, contrib, float(n1), int(np.unique(prep.cl[keep]).size)
+        return att, contrib, float(n1), int(np.count_nonzero(np.bincount(prep.cl[keep], minlength=G)))
     in_t = (prep.t_idx == ti) | (prep.t_idx == base)
     keep = in_t & (treat | comp)
     post = (prep.t_idx[keep] == ti).astype(float)
@@ -494,11 +494,11 @@ def _estimate_cell(prep: _Prepared, gv: float, ti: int, base: int, *, control: s
                                               swxy=mom["swxy"][keep], d=d, post=post, cluster=cl, n_clusters=G)
         except np.linalg.LinAlgError as e:
             raise ValueError(f"att_gt: {e} for {cell}") from None
-        return att, contrib, n_obs, int(np.unique(cl).size)
+        return att, contrib, n_obs, int(np.count_nonzero(np.bincount(cl, minlength=G)))
     x = prep.x[keep] if prep.x is not None else None
     att, psi = _call(method, "rc", y=prep.y[keep], post=post, d=d, x=x, w=w, trim=trim, cell=cell)
     contrib = np.bincount(cl, weights=psi / psi.size, minlength=G).astype(float)
-    return att, contrib, n_obs, int(np.unique(cl).size)
+    return att, contrib, n_obs, int(np.count_nonzero(np.bincount(cl, minlength=G)))
 
 
 def _call(method: str, kind: str, *, cell: str, trim: float, **kw: Any) -> tuple[float, FloatArray]:

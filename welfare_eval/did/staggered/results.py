@@ -39,10 +39,14 @@ class _Inference:
     std_errors: str
     boot: BootstrapDraws
 
-    def _se(self, contrib: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """(standard errors, analytic SEs, bootstrap draws)."""
+    def _draws(self, contrib: FloatArray) -> FloatArray:
+        return self.boot(contrib)
+
+    def _se(self, contrib: FloatArray, *, need_draws: bool = True) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """(standard errors, analytic SEs, bootstrap draws — empty when neither the band nor the SEs need them)."""
         analytic = np.sqrt(np.sum(contrib**2, axis=0))
-        draws = self.boot(contrib)
+        need = need_draws or self.std_errors == "bootstrap"
+        draws = self._draws(contrib) if need else np.zeros((0, contrib.shape[1]))
         if self.std_errors == "bootstrap":
             se = iqr_se(draws)
         else:
@@ -52,7 +56,7 @@ class _Inference:
 
     def _table(self, est: FloatArray, contrib: FloatArray, *, band: bool = True,
                missing: npt.NDArray[np.bool_] | None = None) -> tuple[dict[str, FloatArray], float]:
-        se, _, draws = self._se(contrib)
+        se, _, draws = self._se(contrib, need_draws=band)
         if missing is not None:
             se = np.where(missing, np.nan, se)
         z = float(stats.norm.ppf(0.5 + self.level / 2))
@@ -92,6 +96,32 @@ class ATTgtResult(_Inference, ResultBase):
         self.boot = boot
         self.title = f"ATT(g,t): {settings['outcome']}"
         self._cache: dict[str, Any] = {}
+
+    # -- bootstrap through one basis -------------------------------------------------------------------
+    def _draws(self, contrib: FloatArray) -> FloatArray:
+        """Bootstrap draws of parameters with cluster contributions ``contrib``.
+
+        Every parameter here (ATT(g,t), aggregations, their cohort-share terms) has contributions in the
+        span of ``[S_att, A, N]`` (ATT(g,t) contributions, per-cluster cohort weights and id counts), so
+        the multipliers are applied once to that basis (one pass over the clusters, whatever the number
+        of parameters) and each parameter's draws follow by its coefficients on the basis (exact: the
+        fit is checked; otherwise the draws are computed directly).
+        """
+        if "basis" not in self._cache:
+            p = self._prep
+            basis = np.column_stack([self.contrib, p.id_weight_by_cohort, p.id_count])
+            scale = np.abs(basis).max(axis=0)
+            scale = np.where(scale > 0, scale, 1.0)
+            basis = basis / scale
+            self._cache["basis"] = (basis, np.linalg.pinv(basis.T @ basis, rcond=1e-12, hermitian=True),
+                                    self.boot(basis))
+        basis, gram_inv, bdraws = self._cache["basis"]
+        c = np.nan_to_num(np.asarray(contrib, dtype=float))
+        coef = gram_inv @ (basis.T @ c)
+        resid = np.abs(basis @ coef - c).max(initial=0.0)
+        if resid <= 1e-9 * max(float(np.abs(c).max(initial=0.0)), 1e-300):
+            return np.asarray(bdraws @ coef)
+        return self.boot(contrib)
 
     # -- accessors ---------------------------------------------------------------------------------
     @property
@@ -254,6 +284,7 @@ class AggregateResult(_Inference, ResultBase):
         self.level = parent.level
         self.std_errors = parent.std_errors
         self.boot = parent.boot
+        self._draws = parent._draws  # type: ignore[method-assign]
         self.title = f"ATT aggregated ({agg.kind}): {parent.settings['outcome']}"
         self._cache: dict[str, Any] = {}
 
