@@ -334,7 +334,8 @@ class AggregateResult(_Inference, ResultBase):
                   "dynamic": "average of the event-time effects e >= 0",
                   "group": "cohort effects weighted by cohort shares",
                   "calendar": "average of the calendar-period effects"}[a.kind],
-               f"{int(self.level * 100)}% CIs pointwise; band: uniform (sup-t) over the rows, not for 'overall'"]
+               f"{int(self.level * 100)}% CIs pointwise; band: uniform (sup-t) over the rows, not for 'overall'; "
+               "n_obs: the largest 2×2 sample among the ATT(g,t) entering the row"]
         if a.kind == "dynamic" and (np.isfinite(a.min_e) or np.isfinite(a.max_e) or a.balance_e is not None):
             out.append(f"event times limited to [{a.min_e:g}, {a.max_e:g}]"
                        + (f", cohorts balanced up to e = {a.balance_e}" if a.balance_e is not None else ""))
