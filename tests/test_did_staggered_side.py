@@ -45,16 +45,15 @@ def test_sunab_equals_att_gt_never_universal(mpdta: pd.DataFrame) -> None:
     assert st["n_clusters"].iloc[0] == 500
 
 
-def _dense_cr1(X: np.ndarray, y: np.ndarray, cl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _dense_cr1(X: np.ndarray, y: np.ndarray, cl: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """OLS with dummies and CR1 with fixest's factor G/(G-1)·(n-1)/(n-k)."""
     beta, *_ = np.linalg.lstsq(X, y, rcond=None)
     e = y - X @ beta
     bread = np.linalg.pinv(X.T @ X)
-    k = np.linalg.matrix_rank(X)
     s = np.zeros((cl.max() + 1, X.shape[1]))
     np.add.at(s, cl, X * e[:, None])
     G, n = cl.max() + 1, y.size
-    # fixest: unit FE nested in unit clusters → K counts the non-nested parameters (+1)
-    return beta, bread @ (s.T @ s) @ bread * G / (G - 1) * (n - 1) / (n - k), k  # type: ignore[return-value]
+    return beta, bread @ (s.T @ s) @ bread * G / (G - 1) * (n - 1) / (n - k)
 
 
 def test_sunab_and_twfe_against_dense_dummies() -> None:
@@ -64,16 +63,30 @@ def test_sunab_and_twfe_against_dense_dummies() -> None:
     td = pd.get_dummies(d["t"]).to_numpy(float)[:, 1:]
     D = ((d["g"] > 0) & (d["t"] >= d["g"])).to_numpy(float)
     X = np.column_stack([D, ud, td])
-    beta, _, _ = _dense_cr1(X, d["y"].to_numpy(), units)
+    T = td.shape[1] + 1
+    # fixest ssc(fixef.K = "nested"): unit FE nested in the unit clusters count as one parameter
+    beta, V = _dense_cr1(X, d["y"].to_numpy(), units, k=1 + T)
     tw = twfe(d, outcome="y", unit="id", time="t", cohort="g")
     assert tw.tidy()["estimate"].iloc[0] == pytest.approx(beta[0], abs=1e-10)
+    assert tw.tidy()["std_error"].iloc[0] == pytest.approx(np.sqrt(V[0, 0]), rel=1e-8)
     s = sunab(d, outcome="y", unit="id", time="t", cohort="g")
     ce = s.cohort_effects()
     e = (d["t"] - d["g"]).to_numpy()
     dums = np.column_stack([((d["g"] == g) & (e == ev)).to_numpy(float) for g, ev in zip(ce["cohort"],
                                                                                        ce["event_time"], strict=True)])
-    b2, _, _ = _dense_cr1(np.column_stack([dums, ud, td]), d["y"].to_numpy(), units)
-    np.testing.assert_allclose(ce["estimate"], b2[: len(ce)], atol=1e-10)
+    k = len(ce)
+    b2, V2 = _dense_cr1(np.column_stack([dums, ud, td]), d["y"].to_numpy(), units, k=k + T)
+    np.testing.assert_allclose(ce["estimate"], b2[:k], atol=1e-10)
+    np.testing.assert_allclose(ce["std_error"], np.sqrt(np.diag(V2)[:k]), rtol=1e-8)
+    # interaction weights: cohort shares of the treated observations at each event time; SE = sqrt(a'Va)
+    tab = s.tidy()
+    for ev in (0.0, 2.0):
+        idx = np.flatnonzero(ce["event_time"] == ev)
+        a = np.zeros(k)
+        a[idx] = ce["weight_sum"].to_numpy()[idx] / ce["weight_sum"].to_numpy()[idx].sum()
+        row = tab[tab["event_time"] == ev].iloc[0]
+        assert row["estimate"] == pytest.approx(a @ b2[:k], abs=1e-10)
+        assert row["std_error"] == pytest.approx(np.sqrt(a @ V2[:k, :k] @ a), rel=1e-8)
 
 
 def test_bacon_decomposition_sums_to_twfe(mpdta: pd.DataFrame) -> None:

@@ -93,10 +93,10 @@ def multiplier_draws(contrib: FloatArray, *, draws: int, seed: int, kind: str = 
     return out
 
 
-def _small_blas(work: int) -> contextlib.AbstractContextManager[object]:
-    """One BLAS thread for small products: threads cost more than they save there, and on a busy machine
-    a multithreaded OpenBLAS made a 300 × 250 × 15 product 100× slower (measured). Large products keep
-    the default threads."""
+def _small_blas(work: int = 0) -> contextlib.AbstractContextManager[object]:
+    """One BLAS thread for small or tall-and-thin products: threads cost more than they save there, and on
+    a busy machine a multithreaded OpenBLAS made a 300 × 250 × 15 product 100× slower and the 2×2
+    regressions (225,000 × 1) 5× slower (measured). Large products (``work`` > 5e7) keep the threads."""
     global _CONTROLLER
     if work > 50_000_000:
         return contextlib.nullcontext()

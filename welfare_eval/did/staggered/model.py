@@ -47,7 +47,7 @@ import pandas as pd
 from ..cells import moment_name
 from ..doubly_robust import drdid_panel, drdid_rc
 from . import _twobytwo as tbt
-from .bootstrap import BootstrapDraws
+from .bootstrap import BootstrapDraws, _small_blas
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -521,6 +521,19 @@ def _call(method: str, kind: str, *, cell: str, trim: float, **kw: Any) -> tuple
         raise ValueError(f"att_gt: {e} for {cell}") from None
 
 
+def _estimate_all(prep: _Prepared, plan: list[tuple[float, int, int, bool]], rows: list[_Cell],
+                  contribs: FloatArray, *, control: str, anticipation: int, method: str, trim: float) -> None:
+    for k, (gv, ti, base, ref) in enumerate(plan):
+        post = bool(gv <= prep.times[ti])
+        if ref:
+            rows.append(_Cell(gv, float(prep.times[ti]), float(prep.times[base]), post, 0.0, np.nan, 0))
+            continue
+        att, contrib, n_obs, n_cl = _estimate_cell(prep, gv, ti, base, control=control, anticipation=anticipation,
+                                                  method=method, trim=trim)
+        contribs[:, k] = contrib
+        rows.append(_Cell(gv, float(prep.times[ti]), float(prep.times[base]), post, att, n_obs, n_cl))
+
+
 def att_gt(
     data: pd.DataFrame,
     *,
@@ -614,17 +627,11 @@ def att_gt(
     plan = _cell_plan(prep, base_period, int(anticipation))
     rows: list[_Cell] = []
     contribs = np.zeros((prep.n_clusters, len(plan)))
-    for k, (gv, ti, base, ref) in enumerate(plan):
-        post = bool(gv <= prep.times[ti])
-        if ref:
-            rows.append(_Cell(gv, float(prep.times[ti]), float(prep.times[base]), post, 0.0, np.nan, 0))
-            continue
-        att, contrib, n_obs, n_cl = _estimate_cell(prep, gv, ti, base, control=control, anticipation=int(anticipation),
-                                                  method=method, trim=trim)
-        contribs[:, k] = contrib
-        rows.append(_Cell(gv, float(prep.times[ti]), float(prep.times[base]), post, att, n_obs, n_cl))
-    mode_note = {"panel": "balanced panel", "rc": "repeated cross-sections", "cells": "cells (repeated cross-sections "
-                 "of the rows they summarise)"}[prep.mode]
+    with _small_blas():  # tall-and-thin regressions: one BLAS thread is faster
+        _estimate_all(prep, plan, rows, contribs, control=control, anticipation=int(anticipation), method=method,
+                      trim=trim)
+    mode_note = {"panel": "balanced panel", "rc": "repeated cross-sections",
+                 "cells": "cells (repeated cross-sections of the rows they summarise)"}[prep.mode]
     settings = {"outcome": outcome, "control": control, "method": method, "base_period": base_period,
                 "anticipation": int(anticipation), "covariates": covs, "mode": prep.mode, "mode_label": mode_note,
                 "cluster": cluster if cluster is not None else unit}
