@@ -49,6 +49,8 @@ def test_unbalanced_panel_refused_then_supported() -> None:
 
 def test_duplicate_rows_and_varying_weights() -> None:
     d = panel()
+    with pytest.raises(ValueError, match=r"unit 'u0' has more than one row in period 2019.*unit=None and cluster="):
+        att_gt(pd.concat([d, d.iloc[[0]]], ignore_index=True), panel=False, **KW)
     with pytest.raises(ValueError, match=r"unit 'u0' has 2 rows in period 2019"):
         att_gt(pd.concat([d, d.iloc[[0]]], ignore_index=True), **KW)
     d2 = d.assign(w=d["w"] + (d["year"] == 2022))

@@ -257,6 +257,13 @@ def _prepare(data: pd.DataFrame, *, outcome: str, unit: str | None, time: str, c
     prep = _Prepared(mode="rc", times=times, cohorts=cohorts, cluster_labels=labels, notes=notes, g=g_all, w=w,
                      cl=cl, t_idx=t_idx, y=y, x=x)
     if unit is not None:  # ids are units: R aggregates the rows of a unit (mean weight) for the cohort shares
+        dup = pd.DataFrame({"u": df[unit].to_numpy(), "t": t_idx}).duplicated()
+        if dup.any():
+            i = int(np.flatnonzero(dup.to_numpy())[0])
+            raise ValueError(f"att_gt: unit {df[unit].iloc[i]!r} has more than one row in period {times[t_idx[i]]:g}; "
+                             "unit= names a unit observed at most once per period (unbalanced panel). For "
+                             "repeated cross-sections within groups (households within villages) pass unit=None "
+                             "and cluster=<group column>")
         ucodes, _ = pd.factorize(pd.Series(df[unit].to_numpy()), sort=True)
         n_u = int(ucodes.max()) + 1
         cnt = np.bincount(ucodes, minlength=n_u).astype(float)
