@@ -19,7 +19,6 @@ conservative projection interval under relative magnitudes Δ^RM(M̄)
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -172,37 +171,18 @@ class EventStudyResult(ResultBase):
         not HonestDiD's conditional/hybrid ARP interval for Δ^RM, which this package does not implement;
         for smoothness restrictions see :meth:`flci`).
         """
+        from ._honest import relative_magnitudes
+
         if not self.pre_terms:
             raise ValueError("no pre-period coefficients (leads=0?)")
         beta = self.fit.beta
         se = np.sqrt(np.diag(self.fit.vcov_cr1()))
         crit = self.sup_t_critical()  # box over the event-time coefficients only
-        lo, hi = beta - crit * se, beta + crit * se
-        # pre-period path including the reference (value 0), in time order
-        pre_idx = sorted((self.rel[self.names.index(t)], self.names.index(t)) for t in self.pre_terms)
-        ks = [k for k, _ in pre_idx] + [self.reference]
-
-        def delta_max(values: dict[int, tuple[float, float]]) -> float:
-            out = 0.0
-            for a, b in itertools.pairwise(ks):
-                (la, ua), (lb, ub) = values[a], values[b]
-                out = max(out, abs(ub - la), abs(lb - ua))
-            return out
-
-        point = {k: (beta[i], beta[i]) for k, i in pre_idx}
-        point[self.reference] = (0.0, 0.0)
-        box = {k: (lo[i], hi[i]) for k, i in pre_idx}
-        box[self.reference] = (0.0, 0.0)
-        d_point, d_box = delta_max(point), delta_max(box)
-        rows = []
-        for t in self.post_terms:
-            j = self.names.index(t)
-            steps = self.rel[j] - self.reference
-            for m in mbar:
-                rows.append({"term": t, "mbar": m,
-                             "id_low": beta[j] - steps * m * d_point, "id_high": beta[j] + steps * m * d_point,
-                             "ci_low": lo[j] - steps * m * d_box, "ci_high": hi[j] + steps * m * d_box})
-        return pd.DataFrame(rows)
+        pre = [self.names.index(t) for t in self.pre_terms]
+        post = [self.names.index(t) for t in self.post_terms]
+        return relative_magnitudes(beta_pre=beta[pre], beta_post=beta[post], se_pre=se[pre], se_post=se[post],
+                                   crit=crit, k_pre=[self.rel[i] for i in pre], k_post=[self.rel[i] for i in post],
+                                   reference=self.reference, terms=list(self.post_terms), mbar=mbar)
 
     def flci(self, m: Sequence[float] = (0.0, 0.01, 0.02, 0.05, 0.1), *, l_vec: Sequence[float] | None = None,
              vcov: str = "cr2", alpha: float = 0.05) -> pd.DataFrame:
