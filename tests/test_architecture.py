@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -23,10 +24,14 @@ def _module_name(path: Path) -> str:
 
 
 def _imports(path: Path) -> set[str]:
-    """Every ``welfare_eval`` module a file imports (module level and inside functions)."""
+    """Every ``welfare_eval`` module a file imports (module level and inside functions).
+
+    ``from pkg import name`` counts as importing ``pkg.name`` when that is a module, else ``pkg``.
+    """
     tree = ast.parse(path.read_text("utf-8"))
     me = _module_name(path).split(".")
     is_pkg = path.name == "__init__.py"
+    files = _files()
     out: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -40,12 +45,14 @@ def _imports(path: Path) -> set[str]:
                 mod = node.module or ""
             if not mod.startswith("welfare_eval"):
                 continue
-            out.add(mod)
-            for a in node.names:  # `from welfare_eval.x import y` may import the module y
-                out.add(f"{mod}.{a.name}")
+            subs = [f"{mod}.{a.name}" for a in node.names if f"{mod}.{a.name}" in files]
+            out.update(subs)
+            if len(subs) < len(node.names):
+                out.add(mod)
     return out
 
 
+@functools.cache
 def _files() -> dict[str, Path]:
     return {_module_name(p): p for p in PKG.rglob("*.py")}
 

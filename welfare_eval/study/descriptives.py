@@ -23,11 +23,10 @@ from welfare_eval.study.weights import (
     Inference,
     domain_means,
     household_design,
-    kish_by,
     na_groups,
     prepare_households,
 )
-from welfare_eval.survey import DesignError, change
+from welfare_eval.survey import DesignError, change, kish_deff_by
 
 __all__ = ["changes", "design_summary", "weighted_tables"]
 
@@ -111,7 +110,7 @@ def weighted_tables(
         change_tab = pd.DataFrame(
             columns=["outcome", "arm", "from", "to", "estimate", "std_error", "df", "ci_low", "ci_high"]
         )
-    kish = kish_by(d.data[by].assign(_w=d.weights), "_w", by)
+    kish = kish_deff_by(d.data[by], by, weights=d.weights)
     de = pd.concat(
         [
             rec.assign(outcome="received_" + rec["welfare_type"])[["outcome", *by, "n", "deff"]],

@@ -69,7 +69,15 @@ import pandas as pd
 
 import welfare_eval.reference as ref
 from welfare_eval._results import ResultBase
-from welfare_eval.survey import Design, adjust_attrition, adjust_nonresponse, poststratify, rake, trim
+from welfare_eval.survey import (
+    Design,
+    adjust_attrition,
+    adjust_nonresponse,
+    kish_deff_by,
+    poststratify,
+    rake,
+    trim,
+)
 
 __all__ = [
     "DEFAULT_STEPS",
@@ -77,7 +85,6 @@ __all__ = [
     "STEPS",
     "HouseholdWeights",
     "household_design",
-    "kish_by",
     "panel_design",
     "prepare_households",
     "weights_pipeline",
@@ -399,32 +406,13 @@ class HouseholdWeights(ResultBase):
         resp = self.households[self.households["interviewed"].astype(int) == 1].copy()
         resp["wave"] = pd.Categorical(resp["wave"].astype(str), categories=list(_WAVES), ordered=True)
         keys = list(by)
-        k = kish_by(resp, "w_final", keys)
+        k = kish_deff_by(resp, keys, weights="w_final")
         g = resp.groupby(keys, sort=True, observed=True)["w_final"]
         out = pd.DataFrame({"n": g.size(), "sum_weights": g.sum(), "min": g.min(), "max": g.max()}).reset_index()
         out = out.merge(k[[*keys, "kish_deff"]], on=keys, how="left")
         if "wave" in out.columns:
             out["wave"] = out["wave"].astype(str)
         return out
-
-
-def _kish_deff(w: np.ndarray) -> tuple[float, float]:
-    # TODO(redesign): replace by welfare_eval.survey.kish_deff once the survey kernel lands
-    pos = w[w > 0]
-    s1, s2 = pos.sum(), np.square(pos).sum()
-    return float(pos.size * s2 / s1**2), float(s1**2 / s2)
-
-
-def kish_by(data: pd.DataFrame, weight: str, by: Sequence[str]) -> pd.DataFrame:
-    """Kish design effect of the positive weights in each ``by`` group (``n_positive``, ``sum_w``, ``kish_deff``, ``ess``)."""
-    d = data[data[weight] > 0]
-    rows = []
-    for key, g in d.groupby(list(by), sort=True, observed=True):
-        deff, ess = _kish_deff(g[weight].to_numpy(dtype=float))
-        tup = key if isinstance(key, tuple) else (key,)
-        rows.append({**dict(zip(by, tup, strict=True)), "n_positive": len(g), "sum_w": float(g[weight].sum()),
-                     "kish_deff": deff, "ess": ess})
-    return pd.DataFrame(rows, columns=[*by, "n_positive", "sum_w", "kish_deff", "ess"])
 
 
 def weights_pipeline(

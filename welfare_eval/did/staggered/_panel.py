@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .model import _check_missing, _cohort_codes, _constant_within, _numeric
+from ._data import _check_missing, _cohort_codes, _constant_within, _numeric
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]

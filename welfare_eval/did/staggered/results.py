@@ -14,7 +14,7 @@ from .aggregate import Aggregation, aggregate_effects
 from .bootstrap import BootstrapDraws, iqr_se, sup_t_critical
 
 if TYPE_CHECKING:
-    from .model import _Cell, _Prepared
+    from ._data import _Cell, _Prepared
 
 FloatArray = npt.NDArray[np.float64]
 
