@@ -9,6 +9,8 @@ orthogonally in that space (Frisch–Waugh–Lovell). The projection is exact, n
 2. the dummies of the remaining fixed effects (few levels: pair × period, year), already demeaned by
    step 1, are partialled out through an orthonormal basis obtained from their thin SVD; the SVD
    also discards the redundant directions (collinear dummies) without a reference level choice.
+   The demeaned dummies are block-diagonal over connected components (e.g. one per pair), so the SVD
+   and the basis are kept per component: memory linear in N.
 
 Cost is linear in the number of rows (times the number of levels of the small fixed effects), so the
 household-level fit never forms the large dummy matrix. Alternating projections are not needed because
@@ -32,9 +34,11 @@ MAX_SMALL_LEVELS = 20_000
 
 
 def _codes(values: npt.ArrayLike) -> tuple[IntArray, int]:
-    _, inverse = np.unique(np.asarray(values), return_inverse=True)
-    inv = inverse.astype(np.intp).ravel()
-    return inv, int(inv.max()) + 1 if inv.size else 0
+    """Integer codes 0..n-1 (order of first appearance; hash-based, O(N))."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(np.asarray(values).ravel())
+    return codes.astype(np.intp), int(len(uniques))
 
 
 @dataclass
@@ -47,6 +51,12 @@ class Absorber:
         One integer-coded array per fixed effect (length N); may be empty.
     weights
         Positive weights (length N).
+
+    The demeaned dummies of the small fixed effects are block-diagonal over the connected components of
+    the graph linking levels of the largest fixed effect to levels of the others (with units nested in
+    pairs and pair × period fixed effects: one component per pair). Their orthonormal basis is kept per
+    component (rows × levels of that component), so memory is ``O(N × levels per component)``, not
+    ``O(N × all levels)``.
     """
 
     fes: list[IntArray]
@@ -54,8 +64,11 @@ class Absorber:
     sizes: list[int] = field(init=False)
     _big: IntArray | None = field(init=False, default=None)
     _big_n: int = field(init=False, default=0)
-    _basis: FloatArray | None = field(init=False, default=None)
     rank: int = field(init=False, default=0)
+    #: per component with small fixed effects: its rows (ascending) and the orthonormal basis there
+    _comp_rows: list[IntArray] = field(init=False, default_factory=list)
+    _comp_basis: list[FloatArray] = field(init=False, default_factory=list)
+    _comp_of_row: IntArray | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         coded = [_codes(f) for f in self.fes]
@@ -77,18 +90,88 @@ class Absorber:
                     f"fixed effects: {total} levels besides the largest one; at most {MAX_SMALL_LEVELS} "
                     "can be absorbed exactly (aggregate the data or use fewer fixed effects)"
                 )
-            n = self.weights.size
-            dummies = np.zeros((n, total))
-            offset = 0
-            for i in small:
-                dummies[np.arange(n), offset + self.fes[i]] = 1.0
-                offset += self.sizes[i]
-            z = self._demean_big(dummies * self._sw[:, None])
+            self._small_basis(small, total)
+
+    def _small_basis(self, small: list[int], total: int) -> None:
+        """Orthonormal basis of the small fixed effects' dummies after demeaning by the largest one.
+
+        Thin SVD per connected component; the rank threshold is the one of a thin SVD of the whole
+        (block-diagonal) matrix: ``s > max(s_max · max(N, levels) · 10 eps, 1e-9 s_max)``.
+        """
+        from scipy import sparse
+        from scipy.sparse.csgraph import connected_components
+
+        assert self._big is not None
+        n = self.weights.size
+        nb = self._big_n
+        offsets = np.cumsum([0] + [self.sizes[i] for i in small])
+        scodes = [self.fes[i] + off for i, off in zip(small, offsets[:-1], strict=True)]
+        rows = np.concatenate([self._big] * len(small))
+        cols = np.concatenate(scodes) + nb
+        graph = sparse.coo_matrix((np.ones(rows.size, dtype=np.int8), (rows, cols)), shape=(nb + total,) * 2)
+        _, label = connected_components(graph, directed=False)
+        comp_row = label[self._big]
+        comp_ids, comp_row = np.unique(comp_row, return_inverse=True)
+        comp_row = comp_row.astype(np.intp).ravel()
+        row_order = np.argsort(comp_row, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(comp_row, minlength=comp_ids.size))])
+        sw = self._sw
+        pieces = []
+        for c in range(comp_ids.size):
+            idx = row_order[bounds[c] : bounds[c + 1]]
+            big_l, nbl = _codes(self._big[idx])
+            sc = np.column_stack([s[idx] for s in scodes])
+            lv, local = np.unique(sc, return_inverse=True)
+            local = local.reshape(sc.shape)
+            m = idx.size
+            z = np.zeros((m, lv.size))
+            for k in range(local.shape[1]):
+                z[np.arange(m), local[:, k]] = 1.0
+            z *= sw[idx, None]
+            wsum = np.bincount(big_l, weights=self.weights[idx], minlength=nbl)
+            means = np.stack([np.bincount(big_l, weights=sw[idx] * z[:, j], minlength=nbl) for j in range(lv.size)],
+                             axis=1) / wsum[:, None]
+            z -= sw[idx, None] * means[big_l]
             u, s, _ = np.linalg.svd(z, full_matrices=False)
-            tol = s.max() * max(z.shape) * np.finfo(float).eps * 10 if s.size else 0.0
-            keep = s > max(tol, 1e-9 * (s.max() if s.size else 0.0))
-            self._basis = np.ascontiguousarray(u[:, keep])
-            self.rank += int(keep.sum())
+            pieces.append((idx, u, s))
+        smax = max((float(s.max()) for _, _, s in pieces if s.size), default=0.0)
+        tol = smax * max(n, total) * np.finfo(float).eps * 10
+        keep_at = max(tol, 1e-9 * smax)
+        for idx, u, s in pieces:
+            keep = s > keep_at
+            if keep.any():
+                self._comp_rows.append(idx)
+                self._comp_basis.append(np.ascontiguousarray(u[:, keep]))
+                self.rank += int(keep.sum())
+        self._comp_of_row = np.full(n, -1, dtype=np.intp)
+        for c, idx in enumerate(self._comp_rows):
+            self._comp_of_row[idx] = c
+
+    @property
+    def has_small(self) -> bool:
+        """Whether fixed effects besides the largest one remain after demeaning (a non-empty basis)."""
+        return bool(self._comp_basis)
+
+    def basis_rows(self, idx: IntArray) -> FloatArray:
+        """Rows ``idx`` (ascending) of the orthonormal basis of the demeaned small fixed effects.
+
+        Columns of the components that meet ``idx`` only (``len(idx) × their rank``).
+        """
+        if not self._comp_basis:
+            return np.empty((idx.size, 0))
+        assert self._comp_of_row is not None
+        comps = np.unique(self._comp_of_row[idx])
+        comps = comps[comps >= 0]
+        out = np.zeros((idx.size, sum(self._comp_basis[c].shape[1] for c in comps)))
+        col = 0
+        for c in comps:
+            rows, basis = self._comp_rows[c], self._comp_basis[c]
+            pos = np.searchsorted(idx, rows)
+            pos_c = np.minimum(pos, idx.size - 1)
+            hit = idx[pos_c] == rows
+            out[pos_c[hit], col : col + basis.shape[1]] = basis[hit]
+            col += basis.shape[1]
+        return out
 
     # -- projections -------------------------------------------------------------------------------
     def _demean_big(self, z: FloatArray) -> FloatArray:
@@ -117,9 +200,15 @@ class Absorber:
         if self._big is None:
             return arr.copy()
         out = self._demean_big(arr)
-        if self._basis is not None:
+        if self._comp_basis:
             flat = out.reshape(out.shape[0], -1)
-            flat = flat - self._basis @ (self._basis.T @ flat)
+            n = flat.shape[0]
+            for rows, basis in zip(self._comp_rows, self._comp_basis, strict=True):
+                if rows.size == n:
+                    flat -= basis @ (basis.T @ flat)
+                else:
+                    part = flat[rows]
+                    flat[rows] = part - basis @ (basis.T @ part)
             out = flat.reshape(arr.shape)
         return out
 

@@ -43,6 +43,42 @@ IntArray = npt.NDArray[np.intp]
 __all__ = ["LinearFit"]
 
 _EIG_TOL = 1e-10
+#: the resolvent (quadrature) CR2 path is used when more units than this have weights varying within them
+LOWRANK_MAX_UNITS = 48
+#: largest spectral condition bound accepted by the resolvent path (else the exact low-rank path)
+RESOLVENT_MAX_KAPPA = 1e8
+
+
+def _group_sums(codes: IntArray, v: FloatArray, n: int | None = None) -> FloatArray:
+    """Column sums of ``v`` (rows × k) within the levels ``codes`` (levels × k)."""
+    m = int(codes.max()) + 1 if n is None else n
+    if v.ndim == 1:
+        return np.bincount(codes, weights=v, minlength=m)
+    return np.stack([np.bincount(codes, weights=v[:, k], minlength=m) for k in range(v.shape[1])], axis=1) \
+        if v.shape[1] else np.zeros((m, 0))
+
+
+def inv_sqrt_nodes(lo: float, hi: float) -> tuple[FloatArray, FloatArray]:
+    """Nodes ``t_j^2`` and weights ``ω_j`` with ``x^{-1/2} ≈ Σ_j ω_j / (x + t_j^2)`` on ``[lo, hi]``.
+
+    ``x^{-1/2} = (2/π) ∫_0^∞ dt / (x + t^2)``; the substitution ``t = √lo · sc(u | m)``, ``m = 1 - lo/hi``
+    (Jacobi elliptic functions) and the midpoint rule on ``[0, K(m)]`` converge geometrically
+    (Hale, Higham & Trefethen 2008, "Computing A^α, log(A), and related matrix functions by contour
+    integrals", SIAM J. Numer. Anal. 46, method 3). The number of nodes ``8 + 2.2 log κ`` gives a
+    relative error below 1e-12 uniformly on ``[lo, hi]`` for ``κ = hi/lo ≤ 1e8`` (checked on a grid in
+    tests/test_did_fastpaths.py).
+    """
+    from scipy.special import ellipj, ellipk
+
+    kappa = max(hi / lo, 1.0)
+    n = int(np.ceil(8 + 2.2 * np.log(kappa)))
+    m = 1.0 - 1.0 / kappa
+    kk = float(ellipk(m))
+    u = (np.arange(n) + 0.5) * kk / n
+    sn, cn, dn, _ = ellipj(u, m)
+    t2 = lo * (sn / cn) ** 2
+    om = (2.0 / np.pi) * (kk / n) * np.sqrt(lo) * dn / cn**2
+    return np.asarray(t2, dtype=float), np.asarray(om, dtype=float)
 
 
 @dataclass
@@ -54,8 +90,17 @@ class _CR2Adjust:
     dense: FloatArray | None = None
     thin: tuple[FloatArray, FloatArray, IntArray | None] | None = None
     reduced: tuple[Any, FloatArray] | None = None  # (Qc sparse N_g × n_r, R = B_r^{+1/2})
+    #: ``I - Ŵ Ŵ' + Q diag(d) Q'`` with ``Ŵ`` the normalised weight vectors of the units (``codes``)
+    lowrank: tuple[FloatArray | None, IntArray | None, FloatArray, FloatArray] | None = None
 
     def apply(self, v: FloatArray) -> FloatArray:
+        if self.lowrank is not None:
+            what, codes, q, d = self.lowrank
+            vv = v.reshape(v.shape[0], -1)
+            out = vv + q @ (d[:, None] * (q.T @ vv))
+            if codes is not None and what is not None:
+                out -= what[:, None] * _group_sums(codes, what[:, None] * vv)[codes]
+            return out.reshape(v.shape)
         if self.dense is not None:
             return np.asarray(self.dense @ v, dtype=np.float64)
         if self.reduced is not None:
@@ -278,8 +323,8 @@ class LinearFit:
         w = ab.weights[idx]
         xg = self.X[idx]
         p = self.p
-        if ab._basis is not None:
-            vb = ab._basis[idx]
+        if ab.has_small:
+            vb = ab.basis_rows(idx)
             u, s, _ = np.linalg.svd(vb, full_matrices=False)
             vg = u[:, s > 0.5]  # singular values of a block of a projection's basis are 0 or 1
         else:
@@ -368,8 +413,8 @@ class LinearFit:
         emat = (gmat - sparse.diags(sw) @ dummy @ sparse.diags(1.0 / wsum) @ (ind @ gmat)).tocsc()
         xg = self.X[idx]
         p = self.p
-        if ab._basis is not None:
-            ub, sb, _ = np.linalg.svd(ab._basis[idx], full_matrices=False)
+        if ab.has_small:
+            ub, sb, _ = np.linalg.svd(ab.basis_rows(idx), full_matrices=False)
             vg = ub[:, sb > 0.5]
         else:
             vg = np.empty((ng, 0))
@@ -393,6 +438,246 @@ class LinearFit:
         pos = val > _EIG_TOL * max(val.max(), 1.0)
         f[pos] = 1.0 / np.sqrt(val[pos])
         return _CR2Adjust(sqrt_w=sw, reduced=(qc, (vec * f) @ vec.T))
+
+    # -- exact fast CR2 for fixed effects nested in the clusters ---------------------------------------
+    def _nested_parts(self, g: int, xtwx: FloatArray) -> dict[str, Any]:
+        """Per-cluster pieces of ``B_g = I - Ŵ Ŵ' + Φ Δ Φ' + Y K Y'`` (raw scale, nested fixed effects).
+
+        Notation as in :meth:`_cr2_thin`: in the transformed space ``(I - P)_{gg} = M_b - L Γ L'`` with
+        ``M_b`` the projection off the largest fixed effect's (unit's) scaled dummies, ``L = [V_g, X_g]``,
+        ``Γ = diag(I, A)``. With ``R_b = S^{-1} M_b S = I - Σ_h 1_h w_h'/W_h`` (raw within-unit weighted
+        demeaning), ``L_t = S L``, ``L_s = S^{-1} L`` and ``C = A (X'WX - X_g'W_gX_g) A``::
+
+            B_g = R_b R_b' - R_b L_t Γ L_s' - L_s Γ L_t' R_b' + L_s (Γ L_t'L_t Γ + C_pad) L_s'
+                = R_b R_b' + Y K Y',   Y = [R_b L_t, L_s],   K = [[0, -Γ], [-Γ, Γ L_t'L_t Γ + C_pad]].
+
+        Per unit ``h`` (``T_h`` rows, weights ``w``, ``W = Σ w``), ``R_b R_b'`` is 0 on ``ŵ = w/|w|``,
+        ``μ_h = T_h |w|²/W²`` on ``φ_h ∝ 1 - w W/|w|²`` (⊥ ŵ) and 1 elsewhere; ``μ_h = 1`` when the
+        weights are constant within the unit. ``Y`` and ``φ`` are orthogonal to every ``ŵ``, so
+        ``B_g = I - Ŵ Ŵ' + Φ diag(μ - 1) Φ' + Y K Y'`` with ``Φ`` the units whose weights vary.
+        """
+        ab = self.absorber
+        idx = self._groups[g]
+        sw = ab.sqrt_weights[idx]
+        w = ab.weights[idx]
+        xg = self.X[idx]
+        p = self.p
+        vg = np.empty((idx.size, 0))
+        if ab.has_small:
+            ub, sb, _ = np.linalg.svd(ab.basis_rows(idx), full_matrices=False)
+            vg = ub[:, sb > 0.5]  # singular values of a block of a projection's basis are 0 or 1
+        r = vg.shape[1]
+        lmat = np.hstack([vg, xg])
+        gam = np.zeros((r + p, r + p))
+        gam[:r, :r] = np.eye(r)
+        gam[r:, r:] = self.A
+        lt = lmat * sw[:, None]
+        ls = lmat / sw[:, None]
+        parts: dict[str, Any] = {"idx": idx, "sw": sw, "w": w, "xg": xg, "gam": gam, "r": r, "codes": None,
+                                 "what": None}
+        rbl = lt
+        if ab._big is not None:
+            codes = np.unique(ab._big[idx], return_inverse=True)[1].ravel().astype(np.intp)
+            nu = int(codes.max()) + 1
+            cnt = np.bincount(codes, minlength=nu).astype(float)
+            wsum = np.bincount(codes, weights=w, minlength=nu)
+            w2 = np.bincount(codes, weights=w * w, minlength=nu)
+            rbl = lt - _group_sums(codes, lt * w[:, None], nu)[codes] / wsum[codes, None]
+            dev = w - (wsum / cnt)[codes]
+            mu1 = cnt * np.bincount(codes, weights=dev * dev, minlength=nu) / wsum**2  # μ - 1 ≥ 0
+            phi = 1.0 - w * (wsum / w2)[codes]
+            norm = np.sqrt(np.bincount(codes, weights=phi * phi, minlength=nu))
+            sel = (cnt >= 2) & (mu1 > 1e-12) & (norm > 0)
+            phi = np.where(sel[codes], phi / np.where(norm > 0, norm, 1.0)[codes], 0.0)
+            parts.update(codes=codes, what=w / np.sqrt(w2)[codes], mu1=mu1, sel=sel, phi=phi, nu=nu)
+        c = self.A @ (xtwx - xg.T @ (xg * w[:, None])) @ self.A
+        xi = gam @ (lt.T @ lt) @ gam
+        xi[r:, r:] += c
+        zero = np.zeros_like(gam)
+        parts["y"] = np.hstack([rbl, ls])
+        parts["k"] = np.block([[zero, -gam], [-gam, xi]])
+        return parts
+
+    def _cr2_lowrank(self, parts: dict[str, Any]) -> _CR2Adjust:
+        """Exact ``A_g = B_g^{+1/2} = I - Ŵ Ŵ' + Q (f(1 + Λ) - 1) Q'`` from the low-rank form of
+        :meth:`_nested_parts`: ``Ỹ = [Y, Φ] = U s R'`` (thin SVD, rank-revealing) and
+        ``s R' diag(K, μ - 1) R s = E Λ E'``, ``Q = U E``; ``f(x) = x^{-1/2}``, 0 at or below the dense
+        path's eigenvalue tolerance (the directions ``W d`` of nested dummies other than the unit's).
+        Cost ``O(N_g (k + n_φ)^2)``: ``k`` = 2 × (non-absorbed regressors + small fixed-effect levels in
+        the cluster), ``n_φ`` = units whose weights vary within them (village FE: 2 per pair)."""
+        y, k = parts["y"], parts["k"]
+        if parts["codes"] is not None and parts["sel"].any():
+            sel_units = np.flatnonzero(parts["sel"])
+            pos = np.full(parts["nu"], -1, dtype=np.intp)
+            pos[sel_units] = np.arange(sel_units.size)
+            codes = parts["codes"]
+            cols = np.zeros((codes.size, sel_units.size))
+            rows = np.flatnonzero(pos[codes] >= 0)
+            cols[rows, pos[codes[rows]]] = parts["phi"][rows]
+            y = np.hstack([y, cols])
+            k2 = np.zeros((k.shape[0] + sel_units.size,) * 2)
+            k2[: k.shape[0], : k.shape[0]] = k
+            k2[k.shape[0] :, k.shape[0] :] = np.diag(parts["mu1"][sel_units])
+            k = k2
+        uz, sz, rz = np.linalg.svd(y, full_matrices=False)
+        keep = sz > sz.max() * max(y.shape) * np.finfo(float).eps * 10 if sz.size else sz > 0
+        uz, sr = uz[:, keep], sz[keep, None] * rz[keep]
+        kq = sr @ k @ sr.T
+        lam, evec = np.linalg.eigh((kq + kq.T) / 2)
+        q = uz @ evec
+        val = 1.0 + lam
+        top = max(float(val.max()) if val.size else 1.0, 1.0)
+        f = np.zeros_like(val)
+        pos_v = val > _EIG_TOL * top
+        f[pos_v] = 1.0 / np.sqrt(val[pos_v])
+        return _CR2Adjust(sqrt_w=parts["sw"], lowrank=(parts["what"], parts["codes"], q, f - 1.0))
+
+    def _cr2_resolvent(self, parts: dict[str, Any], vecs: FloatArray) -> FloatArray | None:
+        """``A_g v`` for the columns ``v`` of ``vecs`` when many units have weights varying within them.
+
+        ``B_g`` restricted to the complement of ``Ŵ`` is ``D + Y K Y'`` with ``D = I + Φ diag(μ-1) Φ'``
+        (``Φ`` orthonormal: one column per unit). Its null directions there, ``(I - ŴŴ') W d`` for the
+        other nested dummies ``d`` (pair × period), are projected out of ``v`` and lifted to eigenvalue 1
+        (``B' = B + N N'``), which leaves ``B^{+1/2} v`` unchanged. The spectrum of ``B'`` lies in
+        ``[min(1, w_min/w_max,g · (1 - ν)), max(1, w_max/w_min,g)]`` (``ν`` the largest eigenvalue of
+        ``A^{1/2} X_g'X_g A^{1/2}``, the cluster's leverage; bounds from ``w_min (I-P)_{gg} ⪯
+        [(I-P)W(I-P)]_{gg} ⪯ w_max I``), and ``B'^{-1/2} v = Σ_j ω_j (B' + t_j^2)^{-1} v``
+        (:func:`inv_sqrt_nodes`, relative error < 1e-12), each resolvent by Woodbury on ``D + t_j^2``
+        (diagonal in the unit basis) with the orthonormalised ``Y``: ``O(N_g k)`` once plus
+        ``O(n_units k^2)`` per node. Returns None (use the exact low-rank path) when the cluster's leverage
+        is within 1e-6 of 1 or the condition bound exceeds :data:`RESOLVENT_MAX_KAPPA`.
+        """
+        ab = self.absorber
+        idx, w, xg, codes, what = parts["idx"], parts["w"], parts["xg"], parts["codes"], parts["what"]
+        assert codes is not None and what is not None
+        nu = parts["nu"]
+        lchol = np.linalg.cholesky(self.A)
+        xl = xg @ lchol
+        lev = float(np.linalg.eigvalsh(xl.T @ xl).max()) if xl.size else 0.0
+        if lev > 1.0 - 1e-6:
+            return None
+        wall = ab.weights
+        lo = min(1.0, float(wall.min()) / float(w.max()) * (1.0 - lev))
+        hi = max(1.0, float(wall.max()) / float(w.min()))
+        if hi / lo > RESOLVENT_MAX_KAPPA:
+            return None
+        # null directions of B_g besides Ŵ: the other nested dummies, weighted, off Ŵ
+        big_pos = next(i for i, f in enumerate(ab.fes) if f is ab._big)
+        dums = []
+        for i, fe in enumerate(ab.fes):
+            if i == big_pos:
+                continue
+            loc = np.unique(fe[idx], return_inverse=True)[1].ravel()
+            d = np.zeros((idx.size, int(loc.max()) + 1))
+            d[np.arange(idx.size), loc] = w
+            dums.append(d)
+        y = parts["y"]
+        if dums:
+            dm = np.hstack(dums)
+            dm -= what[:, None] * _group_sums(codes, what[:, None] * dm, nu)[codes]
+            un, sn, _ = np.linalg.svd(dm, full_matrices=False)
+            nmat = un[:, sn > 1e-9 * sn.max()] if sn.size and sn.max() > 0 else np.empty((idx.size, 0))
+        else:
+            nmat = np.empty((idx.size, 0))
+        k = parts["k"]
+        y2 = np.hstack([y, nmat])
+        k2 = np.zeros((k.shape[0] + nmat.shape[1],) * 2)
+        k2[: k.shape[0], : k.shape[0]] = k
+        k2[k.shape[0] :, k.shape[0] :] = np.eye(nmat.shape[1])
+        uq, rq = np.linalg.qr(y2)
+        kh = rq @ k2 @ rq.T
+        kh = (kh + kh.T) / 2
+        # v projected on the range of B_g: off Ŵ and off N
+        v = vecs - what[:, None] * _group_sums(codes, what[:, None] * vecs, nu)[codes]
+        v -= nmat @ (nmat.T @ v)
+        sel = parts["sel"]
+        sel_units = np.flatnonzero(sel)
+        phi = parts["phi"]
+        pos = np.full(nu, -1, dtype=np.intp)
+        pos[sel_units] = np.arange(sel_units.size)
+        rows = np.flatnonzero(pos[codes] >= 0)
+        prow = pos[codes[rows]]
+        ns = sel_units.size
+
+        def phi_t(z: FloatArray) -> FloatArray:  # Φ'z  (n_sel × cols)
+            return _group_sums(prow, phi[rows, None] * z[rows], ns)
+
+        b = phi_t(uq)  # n_sel × k
+        pv = phi_t(v)
+        uv = uq.T @ v
+        dl = parts["mu1"][sel_units]
+        t2s, oms = inv_sqrt_nodes(lo, hi)
+        kdim = uq.shape[1]
+        acc_v = 0.0
+        acc_u = np.zeros((kdim, v.shape[1]))
+        acc_phi = np.zeros((ns, v.shape[1]))
+        eye = np.eye(kdim)
+        for t2, om in zip(t2s, oms, strict=True):
+            cc = 1.0 + t2
+            beta = 1.0 / (cc + dl) - 1.0 / cc
+            gmat = eye / cc + (b * beta[:, None]).T @ b
+            dv = uv / cc + b.T @ (beta[:, None] * pv)  # U'D^{-1}v
+            sol = np.linalg.solve(eye + kh @ gmat, kh @ dv)  # K̂ (I + G K̂)^{-1}... = (I + K̂G)^{-1} K̂ U'D^{-1}v
+            acc_v += om / cc
+            acc_u += (om / cc) * sol
+            acc_phi += om * beta[:, None] * (pv - b @ sol)
+        out = acc_v * v - uq @ acc_u
+        out[rows] += phi[rows, None] * acc_phi[prow]
+        return np.asarray(out, dtype=np.float64)
+
+    def _cr2_fast_applies(self) -> bool:
+        """Whether the exact fast CR2 paths apply: clustered, every fixed effect nested in the clusters."""
+        return self.cluster is not None and self.fe_nested
+
+    def _cr2_applied(self) -> list[FloatArray]:
+        """Per cluster ``A_g [e_g / S_g, S_g X_g A]`` (raw scale; N_g × (1 + p)), cached.
+
+        Everything CR2 needs (the variance, Satterthwaite df, HTZ) is a function of these columns:
+        ``u_g = X_g' S_g A_g S_g^{-1} e_g`` and, for a contrast ``c``, ``A_g S_g X_g A c``.
+        """
+        cache = self.__dict__.setdefault("_adj_cache", {})
+        if "cr2_applied" in cache:
+            return cache["cr2_applied"]
+        if self.cr2_path not in ("auto", "dense", "thin", "reduced", "lowrank", "resolvent"):
+            raise ValueError(f"cr2_path={self.cr2_path!r}: use 'auto', 'dense', 'thin', 'reduced', 'lowrank' "
+                             "or 'resolvent'")
+        out: list[FloatArray] = []
+        fast = self.cr2_path in ("auto", "lowrank", "resolvent")
+        if fast and not self._cr2_fast_applies():
+            if self.cr2_path != "auto":
+                raise ValueError(f"cr2_path={self.cr2_path!r} needs fixed effects nested in the clusters")
+            fast = False
+        if not fast:
+            blocks = self._cr2_blocks()
+            for g, idx in enumerate(self._groups):
+                out.append(blocks[g].apply(self._cr2_vecs(idx)))
+            cache["cr2_applied"] = out
+            return out
+        w = self.absorber.weights
+        xtwx = self.X.T @ (self.X * w[:, None])
+        paths = []
+        for idx, g in zip(self._groups, range(self.n_clusters), strict=True):
+            parts = self._nested_parts(g, xtwx)
+            vecs = self._cr2_vecs(idx)
+            many = parts["codes"] is not None and int(parts["sel"].sum()) > LOWRANK_MAX_UNITS
+            res = None
+            if self.cr2_path == "resolvent" or (self.cr2_path == "auto" and many):
+                if parts["codes"] is None:
+                    raise ValueError("cr2_path='resolvent' needs a unit fixed effect")
+                res = self._cr2_resolvent(parts, vecs)
+            if res is None:
+                res = self._cr2_lowrank(parts).apply(vecs)
+                paths.append("lowrank")
+            else:
+                paths.append("resolvent")
+            out.append(res)
+        cache["cr2_applied"] = out
+        cache["cr2_paths"] = paths
+        return out
+
+    def _cr2_vecs(self, idx: IntArray) -> FloatArray:
+        sg = self.absorber.sqrt_weights[idx]
+        return np.column_stack([self.resid[idx] / sg, sg[:, None] * (self.X[idx] @ self.A)])
 
     def _cr2_blocks(self) -> list[_CR2Adjust]:
         """Per cluster the CR2 adjustment ``A_g`` (and ``sqrt(w_g)``) with clubSandwich's working model Φ = I
@@ -459,12 +744,11 @@ class LinearFit:
         return out
 
     def vcov_cr2(self) -> FloatArray:
-        blocks = self._cr2_blocks()
+        applied = self._cr2_applied()
         u = np.empty((self.n_clusters, self.p))
+        sw = self.absorber.sqrt_weights
         for g, idx in enumerate(self._groups):
-            blk = blocks[g]
-            sg = blk.sqrt_w
-            u[g] = self.X[idx].T @ (sg * blk.apply(self.resid[idx] / sg))
+            u[g] = self.X[idx].T @ (sw[idx] * applied[g][:, 0])
         return self.A @ (u.T @ u) @ self.A
 
     def vcov_cr3(self) -> FloatArray:
@@ -481,19 +765,61 @@ class LinearFit:
     def cr2_p_gram(self, contrasts: FloatArray) -> FloatArray:
         """Gram array ``Ω[q, r, g, h] = p_{g,q}' p_{h,r}`` of the CR2 Satterthwaite vectors.
 
-        ``contrasts`` is (m × p); ``p_{g,q} = (I - H)' A_g W_g X_g A c_q`` (raw scale, Φ = I), computed
-        as ``S (I - P) S^{-1}`` applied to the zero-padded cluster vector.
+        ``contrasts`` is (m × p); ``p_{g,q} = (I - H)' A_g W_g X_g A c_q`` (raw scale, Φ = I). With ``ζ_g``
+        the transformed cluster vector ``S_g^{-1} A_g S_g X_g A c`` and fixed effects nested in the
+        clusters, ``(I - P)_{gh} = δ_{gh} M_g - X_g A X_h'``, hence::
+
+            Ω_gh = δ_gh (M_gζ_g)'W_g(M_gζ_g) - β_g'A α_h - α_g'A β_h + α_g'A X'WX A α_h,
+            α_g = X_g'ζ_g,  β_g = X_g'W_g M_g ζ_g                                    (O(N m p) in all).
+
+        Otherwise (fixed effects not nested) ``p_g`` is formed as an N-vector through the absorber.
         """
         c = np.atleast_2d(contrasts)
+        if not self._cr2_fast_applies() or self.cr2_path == "dense":
+            return self._cr2_p_gram_full(c)
         m = c.shape[0]
         gg = self.n_clusters
-        ac = self.A @ c.T  # p × m
+        applied = self._cr2_applied()
+        ab = self.absorber
+        sw_all, w_all = ab.sqrt_weights, ab.weights
+        alpha = np.empty((gg, self.p, m))
+        beta = np.empty((gg, self.p, m))
+        gamma = np.empty((gg, m, m))
+        for g, idx in enumerate(self._groups):
+            sw, w = sw_all[idx], w_all[idx]
+            zeta = (applied[g][:, 1:] @ c.T) / sw[:, None]  # N_g × m, transformed space
+            mz = zeta
+            if ab._big is not None:
+                codes = np.unique(ab._big[idx], return_inverse=True)[1].ravel().astype(np.intp)
+                wsum = np.bincount(codes, weights=w)
+                mz = zeta - sw[:, None] * (_group_sums(codes, sw[:, None] * zeta) / wsum[:, None])[codes]
+                if ab.has_small:
+                    vb = ab.basis_rows(idx)
+                    mz = mz - vb @ (vb.T @ mz)
+            xg = self.X[idx]
+            alpha[g] = xg.T @ zeta
+            beta[g] = xg.T @ (w[:, None] * mz)
+            gamma[g] = mz.T @ (w[:, None] * mz)
+        xtwx = self.X.T @ (self.X * w_all[:, None])
+        a = self.A
+        aw = a @ xtwx @ a
+        ba = np.einsum("gkq,kl,hlr->qrgh", beta, a, alpha)
+        aa = np.einsum("gkq,kl,hlr->qrgh", alpha, aw, alpha)
+        omega = aa - ba - np.einsum("qrgh->rqhg", ba)
+        for g in range(gg):
+            omega[:, :, g, g] += gamma[g]
+        return omega
+
+    def _cr2_p_gram_full(self, c: FloatArray) -> FloatArray:
+        """:meth:`cr2_p_gram` by forming each ``p_g`` as an N-vector (any fixed effects; O(G N))."""
+        m = c.shape[0]
+        gg = self.n_clusters
         sw = self.absorber.sqrt_weights
-        blocks = self._cr2_blocks()
+        applied = self._cr2_applied()
         pmat = np.zeros((m, gg, self.n))
         for g, idx in enumerate(self._groups):
-            sg = blocks[g].sqrt_w
-            z = blocks[g].apply(sg[:, None] * (self.X[idx] @ ac))  # N_g × m, raw scale
+            sg = sw[idx]
+            z = applied[g][:, 1:] @ c.T  # A_g S_g X_g A c, raw scale
             full = np.zeros((self.n, m))
             full[idx] = z / sg[:, None]
             proj = self.absorber.project(full) - self.X @ (self.A @ (self.X.T @ full))

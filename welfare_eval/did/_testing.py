@@ -100,3 +100,57 @@ def savings_group_panel(
                         + (effect if arm == 1 and y >= start else 0.0) + (pretrend * (y - start) if arm else 0.0),
                     })
     return pd.DataFrame(rows)
+
+
+def layout_panel(
+    *,
+    households: int = 10_000,
+    pairs: int = 18,
+    waves: int = 3,
+    comparisons: int = 1,
+    effect: float = 0.3,
+    unbalanced: float = 0.0,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Vectorised matched-pair household panel for benchmarks and layout tests (millions of rows).
+
+    ``pairs`` matched sets of one pilot and ``comparisons`` comparison villages, about ``households`` in
+    total spread evenly over the villages, ``waves`` survey rounds. ``unbalanced`` is the share of
+    household-waves dropped at random (every village keeps each wave). Columns: ``pair_id``,
+    ``village_id``, ``hh_id`` (integers), ``treated``, ``wave`` (categorical), ``wave_no``, ``post``,
+    ``y``, ``x1`` (time-varying covariate), ``weight`` (varies over waves), ``hh_weight`` (constant
+    within household).
+    """
+    rng = np.random.default_rng(seed)
+    villages = pairs * (1 + comparisons)
+    per_village = max(2, round(households / villages))
+    n_hh = villages * per_village
+    v_of_hh = np.repeat(np.arange(villages), per_village)
+    pair_of_v = np.repeat(np.arange(pairs), 1 + comparisons)
+    treated_v = np.tile(np.r_[1, np.zeros(comparisons, dtype=int)], pairs)
+    names = list(WAVES[:waves]) if waves <= 3 else [f"w{k}" for k in range(waves)]
+    hh = np.repeat(np.arange(n_hh), waves)
+    wave_no = np.tile(np.arange(waves), n_hh)
+    vil = v_of_hh[hh]
+    pair = pair_of_v[vil]
+    tr = treated_v[vil]
+    post = (wave_no > 0).astype(int)
+    a_p = rng.normal(0, 1.0, pairs)
+    a_v = rng.normal(0, 0.5, villages)
+    s_vw = rng.normal(0, 0.4, (villages, waves))
+    s_pw = rng.normal(0, 0.4, (pairs, waves))
+    a_h = rng.normal(0, 1.0, n_hh)
+    base_w = rng.uniform(20, 80, villages)[v_of_hh] * rng.uniform(0.6, 1.4, n_hh)
+    x1 = rng.normal(size=hh.size)
+    y = (a_p[pair] + a_v[vil] + s_vw[vil, wave_no] + tr * s_pw[pair, wave_no] + a_h[hh]
+         + rng.normal(0, 1.0, hh.size) + effect * tr * post + 0.3 * x1)
+    df = pd.DataFrame({
+        "pair_id": pair + 1, "village_id": vil + 1, "hh_id": hh + 1, "treated": tr,
+        "wave": pd.Categorical.from_codes(wave_no, categories=names, ordered=True), "wave_no": wave_no,
+        "post": post, "y": y, "x1": x1, "weight": base_w[hh] * rng.uniform(0.7, 1.3, hh.size),
+        "hh_weight": base_w[hh],
+    })
+    if unbalanced > 0:
+        drop = rng.random(hh.size) < unbalanced
+        df = df.loc[~drop].reset_index(drop=True)
+    return df
