@@ -38,7 +38,7 @@ def _codes(values: npt.ArrayLike) -> tuple[IntArray, int]:
     import pandas as pd
 
     codes, uniques = pd.factorize(np.asarray(values).ravel())
-    return codes.astype(np.intp), int(len(uniques))
+    return codes.astype(np.intp), len(uniques)
 
 
 @dataclass

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from ._absorb import Absorber
 
@@ -56,6 +57,28 @@ def _group_sums(codes: IntArray, v: FloatArray, n: int | None = None) -> FloatAr
         return np.bincount(codes, weights=v, minlength=m)
     return np.stack([np.bincount(codes, weights=v[:, k], minlength=m) for k in range(v.shape[1])], axis=1) \
         if v.shape[1] else np.zeros((m, 0))
+
+
+def _orthonormalize(y: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``y = U R`` with orthonormal ``U`` (tall ``y``): Cholesky QR twice on scaled columns (two GEMMs,
+    stable for condition numbers up to ~1e7), Householder QR when the Gram matrix is not definite."""
+    from scipy.linalg import solve_triangular
+
+    scale = np.linalg.norm(y, axis=0)
+    if y.shape[1] and scale.min() > 0:
+        try:
+            u = y / scale
+            r_tot = np.diag(scale)
+            for _ in range(2):
+                r = np.linalg.cholesky(u.T @ u).T
+                u = solve_triangular(r, u.T, trans="T", lower=False).T
+                r_tot = r @ r_tot
+            if np.allclose(u.T @ u, np.eye(u.shape[1]), atol=1e-12, rtol=0):
+                return u, r_tot
+        except np.linalg.LinAlgError:
+            pass
+    q, r = np.linalg.qr(y)
+    return q, r
 
 
 def inv_sqrt_nodes(lo: float, hi: float) -> tuple[FloatArray, FloatArray]:
@@ -440,6 +463,19 @@ class LinearFit:
         return _CR2Adjust(sqrt_w=sw, reduced=(qc, (vec * f) @ vec.T))
 
     # -- exact fast CR2 for fixed effects nested in the clusters ---------------------------------------
+    def _local(self, g: int) -> tuple[IntArray | None, FloatArray]:
+        """Cached per cluster: local codes 0..n-1 of the largest fixed effect on its rows (None without
+        fixed effects) and the rows of the small fixed effects' basis (:meth:`Absorber.basis_rows`)."""
+        cache = self.__dict__.setdefault("_local_cache", {})
+        if g not in cache:
+            ab = self.absorber
+            idx = self._groups[g]
+            codes = None
+            if ab._big is not None:
+                codes = pd.factorize(ab._big[idx])[0].astype(np.intp)
+            cache[g] = (codes, ab.basis_rows(idx))
+        return cache[g]
+
     def _nested_parts(self, g: int, xtwx: FloatArray) -> dict[str, Any]:
         """Per-cluster pieces of ``B_g = I - Ŵ Ŵ' + Φ Δ Φ' + Y K Y'`` (raw scale, nested fixed effects).
 
@@ -462,9 +498,10 @@ class LinearFit:
         w = ab.weights[idx]
         xg = self.X[idx]
         p = self.p
+        local_codes, vb = self._local(g)
         vg = np.empty((idx.size, 0))
-        if ab.has_small:
-            ub, sb, _ = np.linalg.svd(ab.basis_rows(idx), full_matrices=False)
+        if vb.shape[1]:
+            ub, sb, _ = np.linalg.svd(vb, full_matrices=False)
             vg = ub[:, sb > 0.5]  # singular values of a block of a projection's basis are 0 or 1
         r = vg.shape[1]
         lmat = np.hstack([vg, xg])
@@ -476,8 +513,8 @@ class LinearFit:
         parts: dict[str, Any] = {"idx": idx, "sw": sw, "w": w, "xg": xg, "gam": gam, "r": r, "codes": None,
                                  "what": None}
         rbl = lt
-        if ab._big is not None:
-            codes = np.unique(ab._big[idx], return_inverse=True)[1].ravel().astype(np.intp)
+        if local_codes is not None:
+            codes = local_codes
             nu = int(codes.max()) + 1
             cnt = np.bincount(codes, minlength=nu).astype(float)
             wsum = np.bincount(codes, weights=w, minlength=nu)
@@ -584,43 +621,40 @@ class LinearFit:
         k2 = np.zeros((k.shape[0] + nmat.shape[1],) * 2)
         k2[: k.shape[0], : k.shape[0]] = k
         k2[k.shape[0] :, k.shape[0] :] = np.eye(nmat.shape[1])
-        uq, rq = np.linalg.qr(y2)
+        uq, rq = _orthonormalize(y2)
         kh = rq @ k2 @ rq.T
         kh = (kh + kh.T) / 2
         # v projected on the range of B_g: off Ŵ and off N
         v = vecs - what[:, None] * _group_sums(codes, what[:, None] * vecs, nu)[codes]
         v -= nmat @ (nmat.T @ v)
-        sel = parts["sel"]
-        sel_units = np.flatnonzero(sel)
+        sel_units = np.flatnonzero(parts["sel"])
         phi = parts["phi"]
         pos = np.full(nu, -1, dtype=np.intp)
         pos[sel_units] = np.arange(sel_units.size)
         rows = np.flatnonzero(pos[codes] >= 0)
         prow = pos[codes[rows]]
         ns = sel_units.size
-
-        def phi_t(z: FloatArray) -> FloatArray:  # Φ'z  (n_sel × cols)
-            return _group_sums(prow, phi[rows, None] * z[rows], ns)
-
-        b = phi_t(uq)  # n_sel × k
-        pv = phi_t(v)
+        kdim, nv = uq.shape[1], v.shape[1]
+        b = _group_sums(prow, phi[rows, None] * uq[rows], ns)  # Φ'U  (n_sel × k)
+        pv = _group_sums(prow, phi[rows, None] * v[rows], ns)  # Φ'v
         uv = uq.T @ v
         dl = parts["mu1"][sel_units]
         t2s, oms = inv_sqrt_nodes(lo, hi)
-        kdim = uq.shape[1]
-        acc_v = 0.0
-        acc_u = np.zeros((kdim, v.shape[1]))
-        acc_phi = np.zeros((ns, v.shape[1]))
+        cc = 1.0 + t2s
+        # all nodes at once: D_j^{-1} = I/c_j + Φ diag(β_j) Φ',  β_j = 1/(c_j + μ - 1) - 1/c_j
+        beta = 1.0 / (cc[None, :] + dl[:, None]) - 1.0 / cc[None, :]  # n_sel × J
         eye = np.eye(kdim)
-        for t2, om in zip(t2s, oms, strict=True):
-            cc = 1.0 + t2
-            beta = 1.0 / (cc + dl) - 1.0 / cc
-            gmat = eye / cc + (b * beta[:, None]).T @ b
-            dv = uv / cc + b.T @ (beta[:, None] * pv)  # U'D^{-1}v
-            sol = np.linalg.solve(eye + kh @ gmat, kh @ dv)  # K̂ (I + G K̂)^{-1}... = (I + K̂G)^{-1} K̂ U'D^{-1}v
-            acc_v += om / cc
-            acc_u += (om / cc) * sol
-            acc_phi += om * beta[:, None] * (pv - b @ sol)
+        gmat = (beta.T @ (b[:, :, None] * b[:, None, :]).reshape(ns, kdim * kdim)).reshape(-1, kdim, kdim)
+        gmat += eye[None] / cc[:, None, None]  # U'D_j^{-1}U
+        dv = (beta.T @ (b[:, :, None] * pv[:, None, :]).reshape(ns, kdim * nv)).reshape(-1, kdim, nv)
+        dv += uv[None] / cc[:, None, None]  # U'D_j^{-1}v
+        # (D + U K̂ U')^{-1} v = D^{-1}v - D^{-1}U (I + K̂ G)^{-1} K̂ U'D^{-1}v
+        sol = np.linalg.solve(eye[None] + kh[None] @ gmat, kh[None] @ dv)  # J × k × nv
+        acc_v = float(np.sum(oms / cc))
+        acc_u = np.einsum("j,jkc->kc", oms / cc, sol)
+        wb = beta * oms[None, :]
+        acc_phi = wb.sum(axis=1)[:, None] * pv - np.einsum(
+            "ik,ikc->ic", b, (wb @ sol.reshape(sol.shape[0], -1)).reshape(ns, kdim, nv))
         out = acc_v * v - uq @ acc_u
         out[rows] += phi[rows, None] * acc_phi[prow]
         return np.asarray(out, dtype=np.float64)
@@ -777,6 +811,12 @@ class LinearFit:
         c = np.atleast_2d(contrasts)
         if not self._cr2_fast_applies() or self.cr2_path == "dense":
             return self._cr2_p_gram_full(c)
+        cache = self.__dict__.setdefault("_adj_cache", {})
+        if "omega_eye" not in cache:  # Ω is bilinear in the contrasts: compute it once for the identity
+            cache["omega_eye"] = self._cr2_p_gram_nested(np.eye(self.p))
+        return np.asarray(np.einsum("qa,rb,abgh->qrgh", c, c, cache["omega_eye"]), dtype=np.float64)
+
+    def _cr2_p_gram_nested(self, c: FloatArray) -> FloatArray:
         m = c.shape[0]
         gg = self.n_clusters
         applied = self._cr2_applied()
@@ -789,12 +829,11 @@ class LinearFit:
             sw, w = sw_all[idx], w_all[idx]
             zeta = (applied[g][:, 1:] @ c.T) / sw[:, None]  # N_g × m, transformed space
             mz = zeta
-            if ab._big is not None:
-                codes = np.unique(ab._big[idx], return_inverse=True)[1].ravel().astype(np.intp)
+            codes, vb = self._local(g)
+            if codes is not None:
                 wsum = np.bincount(codes, weights=w)
                 mz = zeta - sw[:, None] * (_group_sums(codes, sw[:, None] * zeta) / wsum[:, None])[codes]
-                if ab.has_small:
-                    vb = ab.basis_rows(idx)
+                if vb.shape[1]:
                     mz = mz - vb @ (vb.T @ mz)
             xg = self.X[idx]
             alpha[g] = xg.T @ zeta

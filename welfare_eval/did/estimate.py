@@ -87,6 +87,27 @@ class _Design:
     spec: str
     notes: list[str] = field(default_factory=list)
     periods: list[Any] = field(default_factory=list)
+    unit_codes: np.ndarray | None = None
+    pair_codes: np.ndarray | None = None
+
+
+def _str_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of ``values.astype(str)`` (one per distinct string) and the strings, by hashing the raw values
+    (distinct raw values with equal strings, e.g. ``1`` and ``"1"``, share a code)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    labels = np.asarray(pd.Index(uniques).astype(str), dtype=object)
+    merged, inv = np.unique(labels.astype(str), return_inverse=True)
+    if merged.size == labels.size:
+        return codes.astype(np.intp), labels
+    return inv.ravel().astype(np.intp)[codes], np.asarray(merged, dtype=object)
+
+
+def _sorted_codes(codes: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Recode so that codes follow the sorted string labels (as ``np.unique`` of the strings)."""
+    order = np.argsort(labels.astype(str), kind="stable")
+    rank = np.empty(order.size, dtype=np.intp)
+    rank[order] = np.arange(order.size)
+    return rank[codes], np.asarray(labels[order].astype(str))
 
 
 def _build_design(
@@ -161,7 +182,7 @@ def _build_design(
         names = ["(Intercept)", treated, post, "D", *covariates]
         clu = clu_labels = None
         if cluster is not None:
-            clu_labels, clu = np.unique(frame[cluster].astype(str).to_numpy(), return_inverse=True)
+            clu, clu_labels = _sorted_codes(*_str_codes(frame[cluster]))
         return _Design(frame, y, X, names, [3], [], w, clu, clu_labels, spec, notes)
 
     # ---- matched pairs -----------------------------------------------------------------------------
@@ -176,22 +197,30 @@ def _build_design(
             levels = sorted(levels, key=lambda v: WAVE_ORDER.index(str(v)))
     if len(levels) < 2:
         raise ValueError(f"column {per_col!r} has a single period ({levels}); DiD needs two or more")
-    unit_s = frame[unit].astype(str).to_numpy()
-    pair_s = frame[pair].astype(str).to_numpy()
+    # integer codes with the semantics of the columns' string values (O(N) hashing, no string arrays)
+    ucode, unit_labels = _str_codes(frame[unit])
+    pcode, pair_labels = _str_codes(frame[pair])
+    tcode = tr.astype(np.intp)
     # treated constant within unit; unit nested in pair
-    chk = pd.DataFrame({"u": unit_s, "p": pair_s, "t": tr})
-    per_unit = chk.groupby("u", sort=False).agg(p=("p", "nunique"), t=("t", "nunique"))
-    if (per_unit["p"] > 1).any():
-        raise ValueError(f"unit(s) {per_unit.index[per_unit['p'] > 1][:5].tolist()} appear in more than one pair")
-    if (per_unit["t"] > 1).any():
-        raise ValueError(f"{treated!r} varies within unit(s) {per_unit.index[per_unit['t'] > 1][:5].tolist()}")
+    for codes, what in ((pcode, "pair"), (tcode, "treated")):
+        first = np.full(unit_labels.size, -1, dtype=np.intp)
+        first[ucode] = codes
+        bad_units = np.unique(ucode[first[ucode] != codes])
+        if bad_units.size:
+            names_bad = unit_labels[bad_units][:5].tolist()
+            if what == "pair":
+                raise ValueError(f"unit(s) {names_bad} appear in more than one pair")
+            raise ValueError(f"{treated!r} varies within unit(s) {names_bad}")
     # every pair has both arms in every period
-    cells = pd.DataFrame({"p": pair_s, "t": tr, "per": per_values.astype(str).to_numpy()})
-    have = set(map(tuple, cells.drop_duplicates().to_numpy().tolist()))
+    per_code, per_labels = _str_codes(per_values)
+    present = np.zeros((pair_labels.size, 2, per_labels.size), dtype=bool)
+    present[pcode, tcode, per_code] = True
+    lookup = {lab: k for k, lab in enumerate(per_labels.tolist())}
     problems = []
-    for pr in sorted(set(pair_s)):
-        for arm, arm_name in ((1.0, "pilot"), (0.0, "comparison")):
-            miss = [str(lv) for lv in levels if (pr, arm, str(lv)) not in have]
+    for pi in np.argsort(pair_labels, kind="stable"):
+        pr = pair_labels[pi]
+        for arm, arm_name in ((1, "pilot"), (0, "comparison")):
+            miss = [str(lv) for lv in levels if str(lv) not in lookup or not present[pi, arm, lookup[str(lv)]]]
             if miss:
                 problems.append(f"pair {pr}: no {arm_name} observations in period(s) {miss}")
     if problems:
@@ -205,7 +234,8 @@ def _build_design(
         if reference not in levels:
             raise ValueError(f"reference={reference!r} is not a level of {per_col!r} ({levels})")
         others = [lv for lv in levels if lv != reference]
-        dcols = [tr * (per_values.to_numpy() == lv).astype(float) for lv in others]
+        dcols = [tr * (per_code == lookup[str(lv)]).astype(float) if str(lv) in lookup else np.zeros(n)
+                 for lv in others]
         dnames = [f"D[{lv}]" for lv in others]
     else:
         ps = _binary(frame, post)
@@ -217,12 +247,14 @@ def _build_design(
             raise ValueError(f"no variation in {nm} (treated × post)")
     X = np.column_stack([*dcols, cov]) if covariates else np.column_stack(dcols)
     names = [*dnames, *covariates]
-    pp = np.char.add(np.char.add(pair_s.astype(str), "×"), per_values.astype(str).to_numpy().astype(str))
-    fes = [np.unique(unit_s, return_inverse=True)[1], np.unique(pp, return_inverse=True)[1]]
-    cl_col = pair if cluster is None else cluster
-    clu_labels, clu = np.unique(frame[cl_col].astype(str).to_numpy(), return_inverse=True)
+    fes = [ucode, pcode * per_labels.size + per_code]
+    if cluster is None or cluster == pair:
+        clu, clu_labels = _sorted_codes(pcode, pair_labels)
+    else:
+        clu, clu_labels = _sorted_codes(*_str_codes(frame[cluster]))
     des = _Design(frame, y, X, names, list(range(len(dnames))), fes, w, clu, clu_labels, spec, notes)
     des.periods = others
+    des.unit_codes, des.pair_codes = ucode, pcode
     return des
 
 
@@ -522,9 +554,11 @@ def estimate(
                              "p_value": ds.pvalue(null, studentized=True), "ci_low": lo, "ci_high": hi,
                              "draws": ds.n0.size * (2 if ds.enumerated else 1)})
         elif m == "ri":
-            arms = pd.DataFrame({"p": design.frame[pair].astype(str), "t": design.frame[treated],
-                                 "u": design.frame[unit].astype(str)}).groupby(["p", "t"])["u"].nunique()
-            if (arms != 1).any():
+            assert design.unit_codes is not None and design.pair_codes is not None
+            arm_key = design.pair_codes * 2 + _binary(design.frame, treated).astype(np.intp)
+            n_units = np.bincount(arm_key[np.unique(design.unit_codes, return_index=True)[1]],
+                                  minlength=2 * (int(design.pair_codes.max()) + 1))
+            if (n_units != 1).any():
                 notes.append("ri swaps the pilot label within each pair: valid when each pair is one pilot and "
                              "one comparison village (units here are finer than villages or sets are 1:k)")
             se1 = np.sqrt(np.diag(fit.vcov_cr1()))
