@@ -109,27 +109,27 @@ class Absorber:
         rows = np.concatenate([self._big] * len(small))
         cols = np.concatenate(scodes) + nb
         graph = sparse.coo_matrix((np.ones(rows.size, dtype=np.int8), (rows, cols)), shape=(nb + total,) * 2)
-        _, label = connected_components(graph, directed=False)
-        comp_row = label[self._big]
-        comp_ids, comp_row = np.unique(comp_row, return_inverse=True)
-        comp_row = comp_row.astype(np.intp).ravel()
+        n_comp, label = connected_components(graph, directed=False)
+        comp_row = label[self._big].astype(np.intp)  # every component holds a level of the largest FE
         row_order = np.argsort(comp_row, kind="stable")
-        bounds = np.concatenate([[0], np.cumsum(np.bincount(comp_row, minlength=comp_ids.size))])
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(comp_row, minlength=n_comp))])
         sw = self._sw
         pieces = []
-        for c in range(comp_ids.size):
+        for c in range(n_comp):
             idx = row_order[bounds[c] : bounds[c + 1]]
+            if idx.size == 0:
+                continue
             big_l, nbl = _codes(self._big[idx])
             sc = np.column_stack([s[idx] for s in scodes])
-            lv, local = np.unique(sc, return_inverse=True)
-            local = local.reshape(sc.shape)
+            flat, n_lv = _codes(sc)
+            local = flat.reshape(sc.shape)
             m = idx.size
-            z = np.zeros((m, lv.size))
+            z = np.zeros((m, n_lv))
             for k in range(local.shape[1]):
                 z[np.arange(m), local[:, k]] = 1.0
             z *= sw[idx, None]
             wsum = np.bincount(big_l, weights=self.weights[idx], minlength=nbl)
-            means = np.stack([np.bincount(big_l, weights=sw[idx] * z[:, j], minlength=nbl) for j in range(lv.size)],
+            means = np.stack([np.bincount(big_l, weights=sw[idx] * z[:, j], minlength=nbl) for j in range(n_lv)],
                              axis=1) / wsum[:, None]
             z -= sw[idx, None] * means[big_l]
             u, s, _ = np.linalg.svd(z, full_matrices=False)

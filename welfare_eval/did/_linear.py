@@ -62,8 +62,6 @@ def _group_sums(codes: IntArray, v: FloatArray, n: int | None = None) -> FloatAr
 def _orthonormalize(y: FloatArray) -> tuple[FloatArray, FloatArray]:
     """``y = U R`` with orthonormal ``U`` (tall ``y``): Cholesky QR twice on scaled columns (two GEMMs,
     stable for condition numbers up to ~1e7), Householder QR when the Gram matrix is not definite."""
-    from scipy.linalg import solve_triangular
-
     scale = np.linalg.norm(y, axis=0)
     if y.shape[1] and scale.min() > 0:
         try:
@@ -71,7 +69,7 @@ def _orthonormalize(y: FloatArray) -> tuple[FloatArray, FloatArray]:
             r_tot = np.diag(scale)
             for _ in range(2):
                 r = np.linalg.cholesky(u.T @ u).T
-                u = solve_triangular(r, u.T, trans="T", lower=False).T
+                u = u @ np.linalg.inv(r)  # k × k: one GEMM over the rows
                 r_tot = r @ r_tot
             if np.allclose(u.T @ u, np.eye(u.shape[1]), atol=1e-12, rtol=0):
                 return u, r_tot
@@ -178,7 +176,8 @@ class LinearFit:
         self.beta = self.A @ (self.X.T @ self.y)
         self.resid = self.y - self.X @ self.beta
         if self.cluster is not None:
-            order = np.argsort(self.cluster, kind="stable")
+            small = self.cluster.astype(np.int16) if self.cluster.max() < 2**15 else self.cluster
+            order = np.argsort(small, kind="stable")  # radix sort for 16-bit codes: O(N)
             counts = np.bincount(self.cluster)
             bounds = np.concatenate([[0], np.cumsum(counts)])
             self._groups = [order[bounds[g] : bounds[g + 1]] for g in range(counts.size)]
@@ -229,10 +228,20 @@ class LinearFit:
     def scores(self, resid: FloatArray | None = None) -> FloatArray:
         """Cluster sums of ``X_g' e_g`` (G × p)."""
         e = self.resid if resid is None else resid
+        return self.cluster_sums(self.X * e[:, None])
+
+    def cluster_sums(self, v: FloatArray) -> FloatArray:
+        """Sums of the rows of ``v`` (N or N × k) within clusters (G or G × k), in O(N k)."""
         assert self.cluster is not None
-        xe = self.X * e[:, None]
-        out = np.zeros((self.n_clusters, self.p))
-        np.add.at(out, self.cluster, xe)
+        return _group_sums(self.cluster, v, self.n_clusters)
+
+    def cluster_grams(self, a: FloatArray, b: FloatArray | None = None) -> FloatArray:
+        """``a_g' b_g`` for every cluster (G × k × l; ``b = a`` by default), in O(N k l) without copies
+        of the cluster rows."""
+        bb = a if b is None else b
+        out = np.empty((self.n_clusters, a.shape[1], bb.shape[1]))
+        for k in range(a.shape[1]):
+            out[:, k, :] = self.cluster_sums(a[:, k, None] * bb)
         return out
 
     @property
@@ -644,9 +653,10 @@ class LinearFit:
         # all nodes at once: D_j^{-1} = I/c_j + Φ diag(β_j) Φ',  β_j = 1/(c_j + μ - 1) - 1/c_j
         beta = 1.0 / (cc[None, :] + dl[:, None]) - 1.0 / cc[None, :]  # n_sel × J
         eye = np.eye(kdim)
-        gmat = (beta.T @ (b[:, :, None] * b[:, None, :]).reshape(ns, kdim * kdim)).reshape(-1, kdim, kdim)
+        # (X'β)' rather than β'X: OpenBLAS is several times faster on this orientation
+        gmat = ((b[:, :, None] * b[:, None, :]).reshape(ns, kdim * kdim).T @ beta).T.reshape(-1, kdim, kdim)
         gmat += eye[None] / cc[:, None, None]  # U'D_j^{-1}U
-        dv = (beta.T @ (b[:, :, None] * pv[:, None, :]).reshape(ns, kdim * nv)).reshape(-1, kdim, nv)
+        dv = ((b[:, :, None] * pv[:, None, :]).reshape(ns, kdim * nv).T @ beta).T.reshape(-1, kdim, nv)
         dv += uv[None] / cc[:, None, None]  # U'D_j^{-1}v
         # (D + U K̂ U')^{-1} v = D^{-1}v - D^{-1}U (I + K̂ G)^{-1} K̂ U'D^{-1}v
         sol = np.linalg.solve(eye[None] + kh[None] @ gmat, kh[None] @ dv)  # J × k × nv

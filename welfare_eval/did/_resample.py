@@ -18,6 +18,7 @@ wild cluster bootstrap-t with one tested coefficient).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -47,18 +48,25 @@ def sign_matrix(g: int, draws: int, rng: np.random.Generator, *, kind: str = "ra
     returned (each row stands for two draws; p-values are unchanged).
     """
     if kind == "rademacher" and 2**g <= draws:
-        half = 2 ** (g - 1)
-        codes = np.arange(half, dtype=np.int64)[:, None]
-        bits = (codes >> np.arange(g - 1, dtype=np.int64)[None, :]) & 1
-        v = np.ones((half, g))
-        v[:, 1:] = 1.0 - 2.0 * bits
-        return v, True
+        return _enumeration(g), True
     if kind == "rademacher":
         return rng.choice(np.array([-1.0, 1.0]), size=(draws, g)), False
     if kind == "webb":
         vals = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
         return rng.choice(vals, size=(draws, g)), False
     raise ValueError(f"weights={kind!r}: use 'rademacher' or 'webb'")
+
+
+@lru_cache(maxsize=4)
+def _enumeration(g: int) -> FloatArray:
+    """All sign vectors with ``v_1 = +1`` (2^(g-1) × g, read-only, cached: wild and ri share it)."""
+    half = 2 ** (g - 1)
+    codes = np.arange(half, dtype=np.int32)[:, None]
+    bits = ((codes >> np.arange(g - 1, dtype=np.int32)[None, :]) & 1).astype(np.int8)
+    v = np.ones((half, g))
+    v[:, 1:] = 1 - 2 * bits
+    v.setflags(write=False)
+    return v
 
 
 @dataclass
@@ -178,15 +186,14 @@ def wild_bootstrap(fit: LinearFit, j: int, *, draws: int, rng: np.random.Generat
     # restricted residual with null r:  ũ(r) = u0 - r u1
     ra = fit.A[j]  # e_j'A, length p
     gcount = fit.n_clusters
-    xg_list = [x[idx] for idx in fit.groups]
-    lvec = np.array([xg @ ra for xg in xg_list], dtype=object)  # per cluster: X_g A e_j (N_g)
+    xa = x @ ra  # per row: X A e_j
     # a_h(r) = a0_h - r a1_h
-    a0 = np.array([lvec[h] @ u0[idx] for h, idx in enumerate(fit.groups)])
-    a1 = np.array([lvec[h] @ u1[idx] for h, idx in enumerate(fit.groups)])
+    a0 = fit.cluster_sums(xa * u0)
+    a1 = fit.cluster_sums(xa * u1)
     # second term: e_j'A X_g'X_g A X_h'ũ_h  = m_g' (A X_h'ũ_h) with m_g = X_g'X_g A e_j
-    mg = np.array([xg.T @ (xg @ ra) for xg in xg_list])  # G × p
-    xu0 = np.array([xg.T @ u0[idx] for xg, idx in zip(xg_list, fit.groups, strict=True)])  # G × p
-    xu1 = np.array([xg.T @ u1[idx] for xg, idx in zip(xg_list, fit.groups, strict=True)])
+    mg = fit.cluster_sums(x * xa[:, None])  # G × p
+    xu0 = fit.cluster_sums(x * u0[:, None])  # G × p
+    xu1 = fit.cluster_sums(x * u1[:, None])
     second0 = mg @ fit.A @ xu0.T  # G × G  [g, h]
     second1 = mg @ fit.A @ xu1.T
     if fit.fe_nested:
@@ -201,9 +208,8 @@ def wild_bootstrap(fit: LinearFit, j: int, *, draws: int, rng: np.random.Generat
             z[idx, 0] = u0[idx]
             z[idx, 1] = u1[idx]
             mz = fit.absorber.project(z)
-            for g, gidx in enumerate(fit.groups):
-                first0[g, h] = lvec[g] @ mz[gidx, 0]
-                first1[g, h] = lvec[g] @ mz[gidx, 1]
+            first0[:, h] = fit.cluster_sums(xa * mz[:, 0])
+            first1[:, h] = fit.cluster_sums(xa * mz[:, 1])
     c0 = first0 - second0
     c1 = first1 - second1
     v, enumerated = sign_matrix(gcount, draws, rng, kind=weights)
@@ -251,9 +257,9 @@ def randomization(fit: LinearFit, j: int, flip: list[int], *, draws: int,
     x, y = fit.X, fit.y
     gcount, p = fit.n_clusters, fit.p
     dvec = x[:, flip].sum(axis=1)  # imputation direction (treatment columns summed, transformed)
-    gram = np.array([x[idx].T @ x[idx] for idx in fit.groups])  # G × p × p
-    cy = np.array([x[idx].T @ y[idx] for idx in fit.groups])  # G × p
-    cd = np.array([x[idx].T @ dvec[idx] for idx in fit.groups])  # G × p
+    gram = fit.cluster_grams(x)  # G × p × p
+    cy = fit.cluster_sums(x * y[:, None])  # G × p
+    cd = fit.cluster_sums(x * dvec[:, None])  # G × p
     sgn_cols = np.zeros(p, dtype=bool)
     sgn_cols[flip] = True
     s, enumerated = sign_matrix(gcount, draws, rng)

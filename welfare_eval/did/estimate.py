@@ -93,12 +93,23 @@ class _Design:
 
 def _str_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Codes of ``values.astype(str)`` (one per distinct string) and the strings, by hashing the raw values
-    (distinct raw values with equal strings, e.g. ``1`` and ``"1"``, share a code)."""
+    (distinct raw values with equal strings, e.g. ``1`` and ``"1"`` in an object column, share a code).
+
+    Integer, boolean and string columns map distinct values to distinct strings, so only their (few)
+    distinct values are converted; the string array of a million-level column is never built.
+    """
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    codes = codes.astype(np.intp)
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        dtype = dtype.categories.dtype
     labels = np.asarray(pd.Index(uniques).astype(str), dtype=object)
+    if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype) or \
+            pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+        return codes, labels
     merged, inv = np.unique(labels.astype(str), return_inverse=True)
     if merged.size == labels.size:
-        return codes.astype(np.intp), labels
+        return codes, labels
     return inv.ravel().astype(np.intp)[codes], np.asarray(merged, dtype=object)
 
 
@@ -556,8 +567,9 @@ def estimate(
         elif m == "ri":
             assert design.unit_codes is not None and design.pair_codes is not None
             arm_key = design.pair_codes * 2 + _binary(design.frame, treated).astype(np.intp)
-            n_units = np.bincount(arm_key[np.unique(design.unit_codes, return_index=True)[1]],
-                                  minlength=2 * (int(design.pair_codes.max()) + 1))
+            unit_arm = np.empty(int(design.unit_codes.max()) + 1, dtype=np.intp)
+            unit_arm[design.unit_codes] = arm_key  # constant within units (checked in _build_design)
+            n_units = np.bincount(unit_arm, minlength=2 * (int(design.pair_codes.max()) + 1))
             if (n_units != 1).any():
                 notes.append("ri swaps the pilot label within each pair: valid when each pair is one pilot and "
                              "one comparison village (units here are finer than villages or sets are 1:k)")
