@@ -122,10 +122,10 @@ class Absorber:
             big_l, nbl = _codes(self._big[idx])
             sc = np.column_stack([s[idx] for s in scodes])
             flat, n_lv = _codes(sc)
-            local = flat.reshape(sc.shape)
+            local = flat.reshape(sc.shape[0], -1)
             m = idx.size
             z = np.zeros((m, n_lv))
-            for k in range(local.shape[1]):
+            for k in range(len(scodes)):
                 z[np.arange(m), local[:, k]] = 1.0
             z *= sw[idx, None]
             wsum = np.bincount(big_l, weights=self.weights[idx], minlength=nbl)

@@ -54,7 +54,7 @@ def _group_sums(codes: IntArray, v: FloatArray, n: int | None = None) -> FloatAr
     """Column sums of ``v`` (rows × k) within the levels ``codes`` (levels × k)."""
     m = int(codes.max()) + 1 if n is None else n
     if v.ndim == 1:
-        return np.bincount(codes, weights=v, minlength=m)
+        return np.asarray(np.bincount(codes, weights=v, minlength=m), dtype=np.float64)
     return np.stack([np.bincount(codes, weights=v[:, k], minlength=m) for k in range(v.shape[1])], axis=1) \
         if v.shape[1] else np.zeros((m, 0))
 

@@ -146,7 +146,7 @@ def layout_panel(
          + rng.normal(0, 1.0, hh.size) + effect * tr * post + 0.3 * x1)
     df = pd.DataFrame({
         "pair_id": pair + 1, "village_id": vil + 1, "hh_id": hh + 1, "treated": tr,
-        "wave": pd.Categorical.from_codes(wave_no, categories=names, ordered=True), "wave_no": wave_no,
+        "wave": pd.Categorical(np.asarray(names, dtype=object)[wave_no], categories=names, ordered=True), "wave_no": wave_no,
         "post": post, "y": y, "x1": x1, "weight": base_w[hh] * rng.uniform(0.7, 1.3, hh.size),
         "hh_weight": base_w[hh],
     })

@@ -103,10 +103,11 @@ def _str_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     dtype = values.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         dtype = dtype.categories.dtype
+    distinct_str = pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype) or (
+        pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype))
+    if distinct_str:  # labels converted where needed (error messages, the few pair labels)
+        return codes, np.asarray(pd.Index(uniques), dtype=object)
     labels = np.asarray(pd.Index(uniques).astype(str), dtype=object)
-    if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype) or \
-            pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
-        return codes, labels
     merged, inv = np.unique(labels.astype(str), return_inverse=True)
     if merged.size == labels.size:
         return codes, labels
@@ -115,10 +116,11 @@ def _str_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 def _sorted_codes(codes: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Recode so that codes follow the sorted string labels (as ``np.unique`` of the strings)."""
-    order = np.argsort(labels.astype(str), kind="stable")
+    strs = np.array([str(v) for v in labels])
+    order = np.argsort(strs, kind="stable")
     rank = np.empty(order.size, dtype=np.intp)
     rank[order] = np.arange(order.size)
-    return rank[codes], np.asarray(labels[order].astype(str))
+    return rank[codes], strs[order]
 
 
 def _build_design(
@@ -210,7 +212,8 @@ def _build_design(
         raise ValueError(f"column {per_col!r} has a single period ({levels}); DiD needs two or more")
     # integer codes with the semantics of the columns' string values (O(N) hashing, no string arrays)
     ucode, unit_labels = _str_codes(frame[unit])
-    pcode, pair_labels = _str_codes(frame[pair])
+    pcode, pair_raw = _str_codes(frame[pair])
+    pair_labels = np.array([str(v) for v in pair_raw], dtype=object)
     tcode = tr.astype(np.intp)
     # treated constant within unit; unit nested in pair
     for codes, what in ((pcode, "pair"), (tcode, "treated")):
@@ -218,12 +221,13 @@ def _build_design(
         first[ucode] = codes
         bad_units = np.unique(ucode[first[ucode] != codes])
         if bad_units.size:
-            names_bad = unit_labels[bad_units][:5].tolist()
+            names_bad = [str(v) for v in unit_labels[bad_units][:5]]
             if what == "pair":
                 raise ValueError(f"unit(s) {names_bad} appear in more than one pair")
             raise ValueError(f"{treated!r} varies within unit(s) {names_bad}")
     # every pair has both arms in every period
-    per_code, per_labels = _str_codes(per_values)
+    per_code, per_raw = _str_codes(per_values)
+    per_labels = np.array([str(v) for v in per_raw], dtype=object)
     present = np.zeros((pair_labels.size, 2, per_labels.size), dtype=bool)
     present[pcode, tcode, per_code] = True
     lookup = {lab: k for k, lab in enumerate(per_labels.tolist())}
