@@ -47,7 +47,7 @@ _EIG_TOL = 1e-10
 #: the resolvent (quadrature) CR2 path is used when more units than this have weights varying within them
 LOWRANK_MAX_UNITS = 48
 #: largest spectral condition bound accepted by the resolvent path (else the exact low-rank path)
-RESOLVENT_MAX_KAPPA = 1e8
+RESOLVENT_MAX_KAPPA = 1e7
 
 
 def _group_sums(codes: IntArray, v: FloatArray, n: int | None = None) -> FloatArray:
@@ -86,7 +86,7 @@ def inv_sqrt_nodes(lo: float, hi: float) -> tuple[FloatArray, FloatArray]:
     (Jacobi elliptic functions) and the midpoint rule on ``[0, K(m)]`` converge geometrically
     (Hale, Higham & Trefethen 2008, "Computing A^α, log(A), and related matrix functions by contour
     integrals", SIAM J. Numer. Anal. 46, method 3). The number of nodes ``8 + 2.2 log κ`` gives a
-    relative error below 1e-12 uniformly on ``[lo, hi]`` for ``κ = hi/lo ≤ 1e8`` (checked on a grid in
+    relative error below 1e-12 uniformly on ``[lo, hi]`` for ``κ = hi/lo ≤ 1e7`` (checked on a grid in
     tests/test_did_fastpaths.py).
     """
     from scipy.special import ellipj, ellipk
