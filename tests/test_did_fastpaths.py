@@ -160,3 +160,19 @@ def test_cluster_order_follows_string_labels():
     r_str = estimate(d.assign(pair_s=d["pair_id"].astype(str)), pair="pair_s", **spec)
     assert list(r_int.design.cluster_labels) == sorted(str(p) for p in range(1, 13))
     assert r_int.tidy()["p_value"].iloc[0] == r_str.tidy()["p_value"].iloc[0]
+
+
+@pytest.mark.parametrize("draws", [2**10, 2**12])
+def test_certified_bisection_gives_the_plain_bisection_bounds(monkeypatch, draws):
+    # the confidence bounds with certified draws skipped equal those of the plain bisection (every draw
+    # evaluated at every step), exactly: the p-value at each step is the same count
+    from welfare_eval.did._resample import DrawSet
+
+    d = layout_panel(households=10 * 2 * 10, pairs=10, seed=8, effect=0.2)
+    spec = dict(outcome="y", treated="treated", post="post", period="wave", unit="hh_id", pair="pair_id",
+                weights="weight", covariates=["x1"], inference=("wild", "ri"), draws=draws)
+    fast = estimate(d, **spec).tidy()
+    monkeypatch.setattr(DrawSet, "_certify", lambda self, lo, hi, studentized, sub: (0, 0, sub))
+    plain = estimate(d, **spec).tidy()
+    assert np.array_equal(fast[["ci_low", "ci_high"]].to_numpy(), plain[["ci_low", "ci_high"]].to_numpy())
+    assert np.isfinite(fast[["ci_low", "ci_high"]].to_numpy()).all()
