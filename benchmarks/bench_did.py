@@ -1,109 +1,248 @@
-"""Benchmark and Monte Carlo check of welfare_eval.did.estimate on the demo-sized design.
+"""Benchmark of welfare_eval.did.estimate: one table, layout × size × method, ours vs pyfixest.
 
-Design: 18 pairs × 2 villages × 30 households × 3 waves (3,240 rows), survey weights, household
-fixed effects absorbed with pair × wave fixed effects, clustered by pair.
+Every (layout, size) runs in a fresh subprocess (so peak memory is that of one study), on data from
+:func:`welfare_eval.did._testing.layout_panel` (18 pairs, households spread over the villages, three
+survey rounds unless said otherwise). Methods, each a separate ``estimate`` call that includes building
+the design and the fit:
 
-1. Timing of the full inference set: cr1, cr2 (+ Satterthwaite df), wild (2^18 = 262,144 draws, full
-   enumeration, CI by inversion), ri (all 2^18 within-pair swaps, coefficient and studentized, CIs by
-   inversion). Goal: under 2 s on 2 cores.
-2. Monte Carlo under a planted null (effect 0): rejection rate at 5 % of each method.
+* ``cr1``, ``cr2`` (with Satterthwaite df for every coefficient), ``cr3``;
+* ``wild``: restricted wild cluster bootstrap-t, 2^18 draws (full enumeration of the 2^17 sign pairs), CI
+  by test inversion;
+* ``ri``: all 2^18 within-pair swaps, coefficient and studentized, CIs by test inversion;
+* ``full``: ``inference=("cr1", "cr2", "wild", "ri")`` with all CIs (the default call).
 
-3. ``--households N``: the same timings on a study of about N households (18 pairs × 2 villages ×
-   N/36 households × 3 waves), once with household-level weights (constant over waves: thin CR2 path)
-   and once with weights varying by wave (reduced dense CR2: no low-rank structure under Φ = I);
-   ``--csv PATH`` writes that data for ``benchmarks/bench_did_pyfixest.py`` (pyfixest comparison, run in a
-   separate environment that has pyfixest).
+pyfixest (not in the project's lock; a scratch environment such as ``/tmp/venv-pyfixest`` with
+``pip install pyfixest wildboottest pyarrow``) runs on the same rows (Parquet hand-over) in separate
+subprocesses with a timeout: ``feols`` + CRV1, CRV3, and ``wildboottest`` at 9,999 and 2^18 draws
+(pyfixest's wild bootstrap refuses weighted fits: it is then run unweighted and marked so). The ratio is
+pyfixest's time over ours for the corresponding method (CRV1 ↔ cr1, CRV3 ↔ cr3, wildboottest ↔ wild).
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_did.py [--reps 1000] [--mc-draws 4096] [--repeat 3]
-    .venv/bin/python benchmarks/bench_did.py --reps 0 --households 10000 --csv /tmp/did_10k.csv
+    .venv/bin/python benchmarks/bench_did.py                      # 10,000 and 1,000,000 households
+    .venv/bin/python benchmarks/bench_did.py --sizes 10000 --repeat 7 --pyfixest none
+    .venv/bin/python benchmarks/bench_did.py --reps 1000          # also the Monte Carlo (rejection rates)
 
-The Monte Carlo uses random (not enumerated) draws and skips the test-inversion intervals
-(``confint=False``) to keep it to a few minutes.
+Timings are medians of ``--repeat`` runs (one run at 1,000,000 households unless ``--repeat-large``);
+other processes on the machine slow them down: check ``uptime`` first.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from welfare_eval.did import estimate
-from welfare_eval.did._testing import matched_pair_panel
+HERE = Path(__file__).resolve().parent
+DEFAULT_PYFIXEST = "/tmp/venv-pyfixest/bin/python"
+METHODS = {
+    "cr1": ("cr1",),
+    "cr2": ("cr2",),
+    "cr3": ("cr3",),
+    "wild": ("wild",),
+    "ri": ("ri",),
+    "full": ("cr1", "cr2", "wild", "ri"),
+}
 
-SPEC = dict(outcome="y", treated="treated", post="post", period="wave", unit="hh_id", pair="pair_id",
-            weights="weight")
+#: name → (data options, estimate options, pyfixest formula, pyfixest weights, tested term in pyfixest)
+LAYOUTS: dict[str, dict[str, Any]] = {
+    "household FE, household weights": dict(
+        data={}, spec=dict(unit="hh_id", weights="hh_weight"),
+        formula="y ~ D | hh_id + pw", weights="hh_weight", term="D"),
+    "household FE, weights varying by wave": dict(
+        data={}, spec=dict(unit="hh_id", weights="weight"),
+        formula="y ~ D | hh_id + pw", weights="weight", term="D"),
+    "village FE on household rows, weights by wave": dict(
+        data={}, spec=dict(unit="village_id", weights="weight"),
+        formula="y ~ D | village_id + pw", weights="weight", term="D"),
+    "no unit FE (2×2, clustered by pair), weights by wave": dict(
+        data={}, spec=dict(unit=None, weights="weight"),
+        formula="y ~ treated * post", weights="weight", term="treated:post"),
+    "household FE, 1:2 sets, unbalanced, covariate, 2 waves": dict(
+        data=dict(comparisons=2, unbalanced=0.1, waves=2), spec=dict(unit="hh_id", weights="weight",
+                                                                     covariates=["x1"]),
+        formula="y ~ D + x1 | hh_id + pw", weights="weight", term="D"),
+    "village FE, 1:2 sets, unbalanced, covariate, effects by wave": dict(
+        data=dict(comparisons=2, unbalanced=0.1), spec=dict(unit="village_id", weights="weight",
+                                                            covariates=["x1"], by_wave=True),
+        formula="y ~ D1 + D2 + x1 | village_id + pw", weights="weight", term="D1"),
+}
 
 
-def timing(repeat: int) -> None:
-    data = matched_pair_panel(effect=0.3, seed=1)
-    print(f"rows: {len(data)}, cores visible: {os.cpu_count()}")
-    for methods in (("cr1",), ("cr2",), ("wild",), ("ri",), ("cr1", "cr2", "wild", "ri")):
-        best = np.inf
+def _estimate_kwargs(spec: dict[str, Any]) -> dict[str, Any]:
+    kw: dict[str, Any] = dict(outcome="y", treated="treated", weights=spec.get("weights"),
+                              covariates=spec.get("covariates"))
+    if spec.get("unit") is None:
+        kw.update(post="post", cluster="pair_id")
+    elif spec.get("by_wave"):
+        kw.update(post="wave", unit=spec["unit"], pair="pair_id")
+    else:
+        kw.update(post="post", period="wave", unit=spec["unit"], pair="pair_id")
+    return kw
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------------------------------------------
+# worker: one layout × size in a fresh process
+# ---------------------------------------------------------------------------------------------------
+def worker(layout: str, households: int, repeat: int, parquet: str | None) -> None:
+    from welfare_eval.did import estimate
+    from welfare_eval.did._testing import layout_panel
+
+    cfg = LAYOUTS[layout]
+    warm = layout_panel(households=400, **cfg["data"])
+    kw = _estimate_kwargs(cfg["spec"])
+    estimate(warm, inference=METHODS["full"], **kw)  # imports and first-call costs
+    del warm
+    data = layout_panel(households=households, **cfg["data"])
+    rss_data = _rss_mb()
+    times: dict[str, float] = {}
+    res = None
+    for name, methods in METHODS.items():
+        runs = []
         for _ in range(repeat):
             t0 = time.perf_counter()
-            res = estimate(data, inference=methods, draws=2**18, **SPEC)
-            best = min(best, time.perf_counter() - t0)
-        print(f"{'+'.join(methods):22s} {best:7.3f} s")
-    with pd.option_context("display.width", 140, "display.max_columns", 20):
-        print(res.tidy())
+            res = estimate(data, inference=methods, draws=2**18, **kw)
+            runs.append(time.perf_counter() - t0)
+        times[name] = float(np.median(runs))
+    assert res is not None
+    tab = res.tidy()
+    cr1 = estimate(data, inference=("cr1",), **kw).tidy().iloc[0]
+    out = {"rows": len(data), "households": int(data["hh_id"].nunique()), "times": times,
+           "rss_data_mb": rss_data, "peak_mb": _rss_mb(), "estimate": float(cr1["estimate"]),
+           "cr1_se": float(cr1["std_error"]), "cores": os.cpu_count(),
+           "full_rows": tab[["term", "method", "p_value"]].to_dict("records")}
+    if parquet:
+        frame = data.assign(pw=data["pair_id"] * 10 + data["wave_no"], D=data["treated"] * data["post"],
+                            D1=data["treated"] * (data["wave_no"] == 1), D2=data["treated"] * (data["wave_no"] == 2))
+        frame = frame.drop(columns=["wave"])
+        frame.to_parquet(parquet)
+    print("RESULT " + json.dumps(out))
 
 
-def scale(households: int, repeat: int, csv: str | None) -> None:
-    per_village = max(1, round(households / 36))
-    data = matched_pair_panel(households=per_village, effect=0.3, seed=1)
-    data["hh_weight"] = data.groupby("hh_id")["weight"].transform("first")
-    print(f"\nscale: {data['hh_id'].nunique():,} households, {len(data):,} rows, 18 pairs, cores: {os.cpu_count()}")
-    for label, wcol in (("household weights (thin CR2)", "hh_weight"), ("weights varying by wave (reduced CR2)",
-                                                                      "weight")):
-        spec = {**SPEC, "weights": wcol}
-        print(f"  {label}:")
-        for methods in (("cr1",), ("cr2",), ("wild",), ("ri",), ("cr1", "cr2", "wild", "ri")):
-            best = np.inf
-            for _ in range(repeat):
-                t0 = time.perf_counter()
-                estimate(data, inference=methods, draws=2**18, **spec)
-                best = min(best, time.perf_counter() - t0)
-            print(f"    {'+'.join(methods):22s} {best:7.3f} s")
-    # wild bootstrap at equal random draws (not enumerated: Rademacher with G = 18 enumerates at 2^18)
-    for wcol, unit in (("hh_weight", "hh_id"), (None, "hh_id"), (None, "village_id")):
-        spec = {**SPEC, "weights": wcol, "unit": unit}
-        for b in (2**12, 2**16):
-            best = np.inf
-            for _ in range(repeat):
-                t0 = time.perf_counter()
-                res = estimate(data, inference=("wild",), draws=b, confint=False, **spec)
-                best = min(best, time.perf_counter() - t0)
-            row = res.tidy().iloc[0]
-            print(f"  wild ({'weighted' if wcol else 'unweighted'}, unit FE {unit}), {b} random draws, p only: "
-                  f"{best:7.3f} s (estimate {row['estimate']:.6f}, t {row['statistic']:.4f}, p {row['p_value']:.4f})")
-    for b in (2**12, 2**16):  # classic 2×2, unweighted, clustered by pair (as the pyfixest comparison)
-        best = np.inf
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            res = estimate(data, outcome="y", treated="treated", post="post", cluster="pair_id",
-                           inference=("wild",), draws=b, confint=False)
-            best = min(best, time.perf_counter() - t0)
-        row = res.tidy().iloc[0]
-        print(f"  wild (2×2 y ~ treated*post, unweighted), {b} random draws, p only: {best:7.3f} s "
-              f"(estimate {row['estimate']:.6f}, t {row['statistic']:.4f}, p {row['p_value']:.4f})")
-    if csv:
-        data["pw"] = data["pair_id"].astype(str) + "x" + data["wave"].astype(str)
-        data["D"] = data["treated"] * data["post"]
-        data.to_csv(csv, index=False)
-        print(f"  data written to {csv} (for benchmarks/bench_did_pyfixest.py)")
+# ---------------------------------------------------------------------------------------------------
+# driver
+# ---------------------------------------------------------------------------------------------------
+def _run(cmd: list[str], timeout: float) -> dict[str, Any]:
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return {"error": f"> {timeout:.0f} s (timeout)"}
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return dict(json.loads(line[7:]))
+    err = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return {"error": err[:120]}
+
+
+def _fmt(t: float | None) -> str:
+    if t is None or not np.isfinite(t):
+        return "—"
+    return f"{t:.3f}" if t < 10 else f"{t:.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
+    parser.add_argument("--repeat", type=int, default=5, help="runs per method at sizes < 1,000,000 (median)")
+    parser.add_argument("--repeat-large", type=int, default=1, help="runs per method at 1,000,000 and more")
+    parser.add_argument("--layouts", nargs="+", default=None, help="subset of layout numbers (1-based)")
+    parser.add_argument("--pyfixest", default=DEFAULT_PYFIXEST, help="python with pyfixest, or 'none'")
+    parser.add_argument("--pyfixest-timeout", type=float, default=120.0)
+    parser.add_argument("--pyfixest-max-size", type=int, default=1_000_000)
+    parser.add_argument("--reps", type=int, default=0, help="Monte Carlo replications (0: skip)")
+    parser.add_argument("--mc-draws", type=int, default=4096)
+    parser.add_argument("--worker", nargs=3, metavar=("LAYOUT", "HOUSEHOLDS", "REPEAT"), help=argparse.SUPPRESS)
+    parser.add_argument("--parquet", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker[0], int(args.worker[1]), int(args.worker[2]), args.parquet)
+        return
+    names = list(LAYOUTS)
+    if args.layouts:
+        names = [names[int(i) - 1] for i in args.layouts]
+    use_pf = args.pyfixest != "none" and Path(args.pyfixest).exists()
+    load = os.getloadavg()
+    print(f"welfare_eval.did.estimate benchmark — cores: {os.cpu_count()}, load average at start: "
+          f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}; 18 pairs; times in seconds "
+          f"(median of {args.repeat} runs below 1,000,000 households, {args.repeat_large} above)")
+    if not use_pf:
+        print(f"pyfixest comparison skipped (no interpreter at {args.pyfixest})")
+    header = (f"{'layout':58s} {'households':>10s} {'rows':>9s} {'method':>6s} {'ours':>8s} "
+              f"{'pyfixest':>22s} {'ratio':>7s} {'peak MB':>8s}")
+    print(header)
+    print("-" * len(header))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            for size in args.sizes:
+                repeat = args.repeat if size < 1_000_000 else args.repeat_large
+                pq = str(Path(tmp) / "data.parquet") if use_pf and size <= args.pyfixest_max_size else None
+                cmd = [sys.executable, __file__, "--worker", name, str(size), str(repeat)]
+                if pq:
+                    cmd += ["--parquet", pq]
+                ours = _run(cmd, timeout=3600)
+                if "error" in ours:
+                    print(f"{name:58s} {size:>10,d}  ours failed: {ours['error']}")
+                    continue
+                pf: dict[str, dict[str, Any]] = {}
+                if pq:
+                    cfg = LAYOUTS[name]
+                    for task in ("crv1", "crv3", "wild9999", "wild262144"):
+                        pcmd = [args.pyfixest, str(HERE / "bench_did_pyfixest.py"), pq, "--task", task,
+                                "--formula", cfg["formula"], "--weights", cfg["weights"], "--term", cfg["term"]]
+                        pf[task] = _run(pcmd, timeout=args.pyfixest_timeout)
+                pair = {"cr1": "crv1", "cr3": "crv3", "wild": "wild262144"}
+                for method, t in ours["times"].items():
+                    pf_txt, ratio = "", ""
+                    task = pair.get(method)
+                    if task and task in pf:
+                        r = pf[task]
+                        if "error" in r:
+                            pf_txt = r["error"][:22]
+                        else:
+                            pf_txt = _fmt(r["time"]) + (" (unweighted)" if r.get("unweighted") else "")
+                            ratio = f"{r['time'] / t:.1f}×"
+                    peak = f"{ours['peak_mb']:.0f}" if method == "full" else ""
+                    print(f"{name:58s} {ours['households']:>10,d} {ours['rows']:>9,d} {method:>6s} {_fmt(t):>8s} "
+                          f"{pf_txt:>22s} {ratio:>7s} {peak:>8s}")
+                if "wild9999" in pf:
+                    r = pf["wild9999"]
+                    txt = r["error"] if "error" in r else (
+                        f"{_fmt(r['time'])} s" + (" (unweighted)" if r.get("unweighted") else ""))
+                    print(f"{'':58s} {'':>10s} {'':>9s} {'':>6s} {'':>8s} pyfixest wildboottest 9,999 draws: {txt}")
+                if "crv1" in pf and "error" not in pf["crv1"]:
+                    r = pf["crv1"]
+                    print(f"{'':58s} {'':>10s} {'':>9s} {'':>6s} {'':>8s} same numbers: estimate Δ = "
+                          f"{abs(r['estimate'] - ours['estimate']):.1e}, CR1 SE ratio = {r['se'] / ours['cr1_se']:.6f}"
+                          f"; data {ours['rss_data_mb']:.0f} MB of the peak")
+    if args.reps:
+        monte_carlo(args.reps, args.mc_draws)
 
 
 def monte_carlo(reps: int, draws: int) -> None:
+    """Rejection rates at 5 % under a planted null (demo-sized design, random draws, no CIs)."""
+    from welfare_eval.did import estimate
+    from welfare_eval.did._testing import matched_pair_panel
+
+    spec = dict(outcome="y", treated="treated", post="post", period="wave", unit="hh_id", pair="pair_id",
+                weights="weight")
     rejections: dict[str, list[bool]] = {}
     t0 = time.perf_counter()
     for r in range(reps):
         data = matched_pair_panel(effect=0.0, seed=10_000 + r)
-        res = estimate(data, inference=("cr1", "cr2", "wild", "ri"), draws=draws, seed=r, confint=False, **SPEC)
+        res = estimate(data, inference=("cr1", "cr2", "wild", "ri"), draws=draws, seed=r, confint=False, **spec)
         for _, row in res.tidy().iterrows():
             rejections.setdefault(row["method"], []).append(bool(row["p_value"] < 0.05))
     elapsed = time.perf_counter() - t0
@@ -115,17 +254,4 @@ def monte_carlo(reps: int, draws: int) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=1000)
-    parser.add_argument("--mc-draws", type=int, default=4096)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--households", type=int, default=0, help="also time a study of this many households")
-    parser.add_argument("--csv", default=None, help="write the --households data here (pyfixest comparison)")
-    parser.add_argument("--skip-small", action="store_true", help="skip the demo-sized timing")
-    args = parser.parse_args()
-    if not args.skip_small:
-        timing(args.repeat)
-    if args.households:
-        scale(args.households, args.repeat, args.csv)
-    if args.reps:
-        monte_carlo(args.reps, args.mc_draws)
+    main()

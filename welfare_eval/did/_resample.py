@@ -140,60 +140,58 @@ class DrawSet:
         """Draws of ``sub`` whose comparison with the observed statistic is the same at every ``r`` in
         ``[lo, hi]``: returns (#greater, #ties) among them and the remaining (undecided) draws.
 
-        With ``num(r)`` linear and ``den(r)`` quadratic (1 for the coefficient statistic), ``|t*| > (1 ± ε)|t|``
-        is the sign of the quartic ``P±(r) = num*² den_obs - (1 ± ε)² num_obs² den*`` (ε = 1e-9, the
-        tie tolerance of :meth:`pvalue`; both denominators positive). Expanded around the midpoint ``m``
-        (half-width ``h``), ``P(m + x) = Σ p_k x^k`` keeps the sign of ``p_0`` on the bracket when
-        ``|p_0| > Σ_{k≥1} |p_k| h^k`` + a 1e-10 relative margin for rounding; such draws are counted once
-        and :meth:`pvalue` on the rest gives exactly the same count at any ``r`` in the bracket.
+        Interval bounds: ``num(r)`` is linear and ``den(r)`` quadratic in ``r`` (1 for the coefficient
+        statistic), so their ranges on the bracket are exact (end points and the vertex), which bounds
+        ``|t*(r)|`` in ``[a_lo, a_hi]`` and ``|t(r)|`` in ``[o_lo, o_hi]``. A draw is *greater* on the whole
+        bracket when ``a_lo > (1 + ε) o_hi``, *less* when ``a_hi < (1 - ε) o_lo`` and a *tie* when
+        ``(1 - ε) o_hi < a_lo`` and ``a_hi < (1 + ε) o_lo`` (ε = 1e-9, the tie tolerance of :meth:`pvalue`;
+        a further 1e-12 relative margin absorbs rounding). Those draws are counted once; :meth:`pvalue` on
+        the rest gives exactly the same count at any ``r`` in the bracket.
         """
-        m = 0.5 * (lo + hi)
-        h = 0.5 * abs(hi - lo)
-        eps = 1e-9
-        if sub.size == self.n0.size:
-            n0, n1 = self.n0, self.n1
-        else:
-            n0, n1 = self.n0[sub], self.n1[sub]
-        alpha = n0 - m * n1  # num*(m + x) = alpha - n1 x
-        a_c = np.stack([alpha * alpha, -2.0 * alpha * n1, n1 * n1])  # num*² (3 × n), coefficients of x^k
-        oa = self.obs_n0 - m * self.obs_n1
-        c_c = np.array([oa * oa, -2.0 * oa * self.obs_n1, self.obs_n1**2])  # num_obs²
+        full = sub.size == self.n0.size
+        n0, n1 = (self.n0, self.n1) if full else (self.n0[sub], self.n1[sub])
+
+        def num_range(a0: FloatArray | float, a1: FloatArray | float) -> tuple[FloatArray, FloatArray]:
+            x, y = np.abs(a0 - lo * np.asarray(a1)), np.abs(a0 - hi * np.asarray(a1))
+            cross = (a0 - lo * np.asarray(a1)) * (a0 - hi * np.asarray(a1)) <= 0
+            return np.where(cross, 0.0, np.minimum(x, y)), np.maximum(x, y)
+
+        def den_range(q0: FloatArray | float, q1: FloatArray | float, q2: FloatArray | float) -> tuple[
+            FloatArray, FloatArray
+        ]:
+            q0, q1, q2 = np.asarray(q0), np.asarray(q1), np.asarray(q2)
+            dl = q0 - 2 * lo * q1 + lo * lo * q2
+            dh = q0 - 2 * hi * q1 + hi * hi * q2
+            dmin, dmax = np.minimum(dl, dh), np.maximum(dl, dh)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                vert = q1 / q2
+                inside = (q2 != 0) & (vert > min(lo, hi)) & (vert < max(lo, hi))
+                dv = np.where(inside, q0 - q1 * vert, dmin)
+            return np.minimum(dmin, dv), np.maximum(dmax, np.where(inside, dv, dmax))
+
+        nmin, nmax = num_range(n0, n1)
+        omin, omax = num_range(self.obs_n0, self.obs_n1)
         if studentized:
-            q00, q01, q11 = ((self.q00, self.q01, self.q11) if sub.size == self.n0.size
-                             else (self.q00[sub], self.q01[sub], self.q11[sub]))
-            d_c = np.stack([q00 - 2 * m * q01 + m * m * q11, 2 * m * q11 - 2 * q01, q11])  # den*(m + x)
-            oq = (self.obs_q00, self.obs_q01, self.obs_q11)
-            b_c = np.array([oq[0] - 2 * m * oq[1] + m * m * oq[2], 2 * m * oq[2] - 2 * oq[1], oq[2]])  # den_obs
-            den_ok = (d_c[0] > h * np.abs(d_c[1]) + h * h * np.abs(d_c[2])) & \
-                (b_c[0] > h * abs(b_c[1]) + h * h * abs(b_c[2]))
+            q = (self.q00, self.q01, self.q11) if full else (self.q00[sub], self.q01[sub], self.q11[sub])
+            dmin, dmax = den_range(*q)
+            odmin, odmax = den_range(self.obs_q00, self.obs_q01, self.obs_q11)
+            if not odmin > 0:
+                return 0, 0, sub
+            ok = dmin > 0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                a_lo = nmin / np.sqrt(np.where(ok, dmax, 1.0))
+                a_hi = nmax / np.sqrt(np.where(ok, dmin, 1.0))
+            o_lo, o_hi = float(omin) / np.sqrt(float(odmax)), float(omax) / np.sqrt(float(odmin))
         else:
-            d_c = np.zeros((3, alpha.size))
-            d_c[0] = 1.0
-            b_c = np.array([1.0, 0.0, 0.0])
-            den_ok = np.ones(alpha.size, dtype=bool)
-
-        def conv(c: FloatArray, z: FloatArray) -> FloatArray:  # product of quadratics: scalar c, array z
-            out = np.zeros((5, z.shape[1]))
-            for i in range(3):
-                for j in range(3):
-                    if c[j] != 0.0:
-                        out[i + j] += c[j] * z[i]
-            return out
-
-        # elementwise on purpose: tiny-by-huge BLAS products stall when the cores are shared
-        ab = conv(b_c, a_c)  # num*² den_obs  (5 × n)
-        cd = conv(c_c, d_c)  # num_obs² den*
-        scale = np.abs(ab[0]) + np.abs(cd[0]) * (1 + eps) ** 2
-        states = []
-        for f in ((1 + eps) ** 2, (1 - eps) ** 2):
-            p = ab - f * cd
-            rest = h * np.abs(p[1]) + h**2 * np.abs(p[2]) + h**3 * np.abs(p[3]) + h**4 * np.abs(p[4]) \
-                + 1e-10 * scale
-            states.append((p[0] > rest, p[0] < -rest))
-        (plus_pos, plus_neg), (minus_pos, minus_neg) = states
-        greater = den_ok & plus_pos
-        less = den_ok & minus_neg
-        tie = den_ok & plus_neg & minus_pos
+            ok = np.ones(n0.shape, dtype=bool)
+            a_lo, a_hi = nmin, nmax
+            o_lo, o_hi = float(omin), float(omax)
+        if not o_lo > 0:
+            return 0, 0, sub
+        eps, mar = 1e-9, 1e-12
+        greater = ok & (a_lo > (1 + eps) * o_hi * (1 + mar))
+        less = ok & (a_hi < (1 - eps) * o_lo * (1 - mar))
+        tie = ok & (a_lo > (1 - eps) * o_hi * (1 + mar)) & (a_hi < (1 + eps) * o_lo * (1 - mar))
         undecided = sub[~(greater | less | tie)]
         return int(np.count_nonzero(greater)), int(np.count_nonzero(tie)), undecided
 
@@ -237,7 +235,7 @@ class DrawSet:
                     hi = mid
                 if abs(hi - lo) <= 1e-11 * max(abs(lo), abs(hi), scale):
                     break
-                if it % 3 == 2 and active.size > 64:  # bracket 8× narrower: certify more draws
+                if it % 3 == 2 and active.size > 64:  # bracket 8× narrower again: certify more draws
                     g_c, t_c, active = self._certify(lo, hi, studentized, active)
                     base_g += g_c
                     base_t += t_c
