@@ -47,7 +47,7 @@ def main() -> None:
             fit = pf.feols(args.formula, data=data, weights=args.weights, vcov={"CRV1": "pair_id"})
             t0 = time.perf_counter()
             res = fit.wildboottest(param=args.term, reps=reps, cluster="pair_id", seed=1)
-        except Exception:  # noqa: BLE001 - pyfixest refuses WLS here: time the unweighted fit instead
+        except Exception:  # pyfixest refuses WLS here: time the unweighted fit instead
             unweighted = True
             fit = pf.feols(args.formula, data=data, vcov={"CRV1": "pair_id"})
             t0 = time.perf_counter()
