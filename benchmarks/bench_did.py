@@ -23,8 +23,10 @@ Usage::
     .venv/bin/python benchmarks/bench_did.py --sizes 10000 --repeat 7 --pyfixest none
     .venv/bin/python benchmarks/bench_did.py --reps 1000          # also the Monte Carlo (rejection rates)
 
-Timings are medians of ``--repeat`` runs (one run at 1,000,000 households unless ``--repeat-large``);
-other processes on the machine slow them down: check ``uptime`` first.
+Timings (wall clock, and the process's CPU time beside them) are medians of ``--repeat`` runs (one run
+at 1,000,000 households unless ``--repeat-large``); other processes on the machine slow the wall clock
+down: the load average is printed, check ``uptime`` first. ``peak MB`` is the worker process's peak
+resident memory (data included; the data's own share is printed under the layout).
 """
 
 from __future__ import annotations
@@ -109,18 +111,21 @@ def worker(layout: str, households: int, repeat: int, parquet: str | None) -> No
     data = layout_panel(households=households, **cfg["data"])
     rss_data = _rss_mb()
     times: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     res = None
     for name, methods in METHODS.items():
-        runs = []
+        runs, cpus = [], []
         for _ in range(repeat):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             res = estimate(data, inference=methods, draws=2**18, **kw)
             runs.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
         times[name] = float(np.median(runs))
+        cpu[name] = float(np.median(cpus))
     assert res is not None
     tab = res.tidy()
     cr1 = estimate(data, inference=("cr1",), **kw).tidy().iloc[0]
-    out = {"rows": len(data), "households": int(data["hh_id"].nunique()), "times": times,
+    out = {"rows": len(data), "households": int(data["hh_id"].nunique()), "times": times, "cpu": cpu,
            "rss_data_mb": rss_data, "peak_mb": _rss_mb(), "estimate": float(cr1["estimate"]),
            "cr1_se": float(cr1["std_error"]), "cores": os.cpu_count(),
            "full_rows": tab[["term", "method", "p_value"]].to_dict("records")}
@@ -162,6 +167,9 @@ def main() -> None:
     parser.add_argument("--pyfixest", default=DEFAULT_PYFIXEST, help="python with pyfixest, or 'none'")
     parser.add_argument("--pyfixest-timeout", type=float, default=120.0)
     parser.add_argument("--pyfixest-max-size", type=int, default=1_000_000)
+    parser.add_argument("--pyfixest-large-tasks", nargs="*", default=["crv1", "crv3"],
+                        help="pyfixest tasks at 1,000,000 households and more (its wild bootstrap times out "
+                             "already at 10,000 with household FE)")
     parser.add_argument("--reps", type=int, default=0, help="Monte Carlo replications (0: skip)")
     parser.add_argument("--mc-draws", type=int, default=4096)
     parser.add_argument("--worker", nargs=3, metavar=("LAYOUT", "HOUSEHOLDS", "REPEAT"), help=argparse.SUPPRESS)
@@ -180,7 +188,7 @@ def main() -> None:
           f"(median of {args.repeat} runs below 1,000,000 households, {args.repeat_large} above)")
     if not use_pf:
         print(f"pyfixest comparison skipped (no interpreter at {args.pyfixest})")
-    header = (f"{'layout':58s} {'households':>10s} {'rows':>9s} {'method':>6s} {'ours':>8s} "
+    header = (f"{'layout':58s} {'households':>10s} {'rows':>9s} {'method':>6s} {'ours':>8s} {'ours CPU':>8s} "
               f"{'pyfixest':>22s} {'ratio':>7s} {'peak MB':>8s}")
     print(header)
     print("-" * len(header))
@@ -199,7 +207,9 @@ def main() -> None:
                 pf: dict[str, dict[str, Any]] = {}
                 if pq:
                     cfg = LAYOUTS[name]
-                    for task in ("crv1", "crv3", "wild9999", "wild262144"):
+                    tasks = ("crv1", "crv3", "wild9999", "wild262144") if size < 1_000_000 else \
+                        tuple(args.pyfixest_large_tasks)
+                    for task in tasks:
                         pcmd = [args.pyfixest, str(HERE / "bench_did_pyfixest.py"), pq, "--task", task,
                                 "--formula", cfg["formula"], "--weights", cfg["weights"], "--term", cfg["term"]]
                         pf[task] = _run(pcmd, timeout=args.pyfixest_timeout)
@@ -216,15 +226,17 @@ def main() -> None:
                             ratio = f"{r['time'] / t:.1f}×"
                     peak = f"{ours['peak_mb']:.0f}" if method == "full" else ""
                     print(f"{name:58s} {ours['households']:>10,d} {ours['rows']:>9,d} {method:>6s} {_fmt(t):>8s} "
+                          f"{_fmt(ours['cpu'][method]):>8s} "
                           f"{pf_txt:>22s} {ratio:>7s} {peak:>8s}")
                 if "wild9999" in pf:
                     r = pf["wild9999"]
                     txt = r["error"] if "error" in r else (
                         f"{_fmt(r['time'])} s" + (" (unweighted)" if r.get("unweighted") else ""))
-                    print(f"{'':58s} {'':>10s} {'':>9s} {'':>6s} {'':>8s} pyfixest wildboottest 9,999 draws: {txt}")
+                    print(f"{'':58s} {'':>10s} {'':>9s} {'':>6s} {'':>8s} {'':>8s} pyfixest wildboottest 9,999 draws: "
+                          f"{txt}")
                 if "crv1" in pf and "error" not in pf["crv1"]:
                     r = pf["crv1"]
-                    print(f"{'':58s} {'':>10s} {'':>9s} {'':>6s} {'':>8s} same numbers: estimate Δ = "
+                    print(f"{'':58s} {'':>10s} {'':>9s} {'':>6s} {'':>8s} {'':>8s} same numbers: estimate Δ = "
                           f"{abs(r['estimate'] - ours['estimate']):.1e}, CR1 SE ratio = {r['se'] / ours['cr1_se']:.6f}"
                           f"; data {ours['rss_data_mb']:.0f} MB of the peak")
     if args.reps:
