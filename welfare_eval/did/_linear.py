@@ -47,7 +47,7 @@ _EIG_TOL = 1e-10
 #: the resolvent (quadrature) CR2 path is used when more units than this have weights varying within them
 LOWRANK_MAX_UNITS = 48
 #: largest spectral condition bound accepted by the resolvent path (else the exact low-rank path)
-RESOLVENT_MAX_KAPPA = 1e7
+RESOLVENT_MAX_KAPPA = 1e10
 
 
 def _group_sums(codes: IntArray, v: FloatArray, n: int | None = None) -> FloatArray:
@@ -85,20 +85,26 @@ def inv_sqrt_nodes(lo: float, hi: float) -> tuple[FloatArray, FloatArray]:
     ``x^{-1/2} = (2/π) ∫_0^∞ dt / (x + t^2)``; the substitution ``t = √lo · sc(u | m)``, ``m = 1 - lo/hi``
     (Jacobi elliptic functions) and the midpoint rule on ``[0, K(m)]`` converge geometrically
     (Hale, Higham & Trefethen 2008, "Computing A^α, log(A), and related matrix functions by contour
-    integrals", SIAM J. Numer. Anal. 46, method 3). The number of nodes ``8 + 2.2 log κ`` gives a
-    relative error below 1e-12 uniformly on ``[lo, hi]`` for ``κ = hi/lo ≤ 1e7`` (checked on a grid in
+    integrals", SIAM J. Numer. Anal. 46, method 3). The number of nodes ``8 + 2.3 log κ`` gives a
+    relative error below 1e-12 uniformly on ``[lo, hi]`` for ``κ = hi/lo ≤ 1e10`` (checked on a grid in
     tests/test_did_fastpaths.py).
     """
-    from scipy.special import ellipj, ellipk
+    from scipy.special import ellipj, ellipkm1
 
     kappa = max(hi / lo, 1.0)
-    n = int(np.ceil(8 + 2.2 * np.log(kappa)))
-    m = 1.0 - 1.0 / kappa
-    kk = float(ellipk(m))
+    n = int(np.ceil(8 + 2.3 * np.log(kappa)))
+    p = 1.0 / kappa  # complementary parameter 1 - m, kept exact (m itself loses digits when κ is large)
+    m = 1.0 - p
+    kk = float(ellipkm1(p))
     u = (np.arange(n) + 0.5) * kk / n
     sn, cn, dn, _ = ellipj(u, m)
-    t2 = lo * (sn / cn) ** 2
-    om = (2.0 / np.pi) * (kk / n) * np.sqrt(lo) * dn / cn**2
+    sn2, cn2, dn2, _ = ellipj(kk - u, m)
+    # past K/2 through u' = K - u (sn(u) = cd(u'), cn(u) = √p sd(u'), dn(u) = √p nd(u')): no cancellation
+    far = u > kk / 2
+    sc = np.where(far, cn2 / (np.sqrt(p) * sn2), sn / cn)
+    dc2 = np.where(far, dn2 / (np.sqrt(p) * sn2**2), dn / cn**2)
+    t2 = lo * sc**2
+    om = (2.0 / np.pi) * (kk / n) * np.sqrt(lo) * dc2
     return np.asarray(t2, dtype=float), np.asarray(om, dtype=float)
 
 
@@ -591,7 +597,7 @@ class LinearFit:
         (:func:`inv_sqrt_nodes`, relative error < 1e-12), each resolvent by Woodbury on ``D + t_j^2``
         (diagonal in the unit basis) with the orthonormalised ``Y``: ``O(N_g k)`` once plus
         ``O(n_units k^2)`` per node. Returns None (use the exact low-rank path) when the cluster's leverage
-        is within 1e-6 of 1 or the condition bound exceeds :data:`RESOLVENT_MAX_KAPPA`.
+        is within 1e-6 of 1 or the condition bound exceeds :data:`RESOLVENT_MAX_KAPPA` (1e10).
         """
         ab = self.absorber
         idx, w, xg, codes, what = parts["idx"], parts["w"], parts["xg"], parts["codes"], parts["what"]
@@ -710,6 +716,12 @@ class LinearFit:
                     raise ValueError("cr2_path='resolvent' needs a unit fixed effect")
                 res = self._cr2_resolvent(parts, vecs)
             if res is None:
+                n_phi = int(parts["sel"].sum()) if parts["codes"] is not None else 0
+                if n_phi * idx.size > 2e8:
+                    raise ValueError(
+                        f"CR2: cluster {g} has {n_phi} units with weights varying within them and a leverage "
+                        "within 1e-6 of 1 (its rows nearly determine a coefficient); the exact adjustment "
+                        "would need a dense N_g × units matrix; use cr1/wild or check the regressors")
                 res = self._cr2_lowrank(parts).apply(vecs)
                 paths.append("lowrank")
             else:
