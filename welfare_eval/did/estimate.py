@@ -37,7 +37,7 @@ from scipy import stats
 
 from .._results import ResultBase
 from ._absorb import Absorber
-from ._linear import LinearFit
+from ._linear import LinearFit, blas_single_thread
 from ._resample import DrawSet, randomization, wild_bootstrap
 
 __all__ = ["DEFAULT_INFERENCE", "DiDResult", "estimate"]
@@ -491,6 +491,53 @@ def estimate(
     -------
     DiDResult
     """
+    with blas_single_thread():
+        return _estimate(
+            data,
+            outcome=outcome,
+            treated=treated,
+            post=post,
+            unit=unit,
+            pair=pair,
+            weights=weights,
+            covariates=covariates,
+            cluster=cluster,
+            inference=inference,
+            draws=draws,
+            null=null,
+            seed=seed,
+            period=period,
+            reference=reference,
+            level=level,
+            wild_weights=wild_weights,
+            dropna=dropna,
+            confint=confint,
+        )
+
+
+def _estimate(
+    data: pd.DataFrame,
+    *,
+    outcome: str,
+    treated: str,
+    post: str,
+    unit: str | None = None,
+    pair: str | None = None,
+    weights: str | None = None,
+    covariates: Sequence[str] | None = None,
+    cluster: str | None = None,
+    inference: Sequence[str] = DEFAULT_INFERENCE,
+    draws: int = 2**18,
+    null: float = 0.0,
+    seed: int = 0,
+    period: str | None = None,
+    reference: Any = None,
+    level: float = 0.95,
+    wild_weights: str = "rademacher",
+    dropna: bool = False,
+    confint: bool = True,
+) -> DiDResult:
+    """:func:`estimate` without the BLAS thread limit."""
     design = _build_design(data, outcome=outcome, treated=treated, post=post, unit=unit, pair=pair,
                            weights=weights, covariates=covariates, cluster=cluster, period=period,
                            reference=reference, dropna=dropna)
