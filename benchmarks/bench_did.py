@@ -125,8 +125,9 @@ def worker(layout: str, households: int, repeat: int, parquet: str | None) -> No
     assert res is not None
     tab = res.tidy()
     cr1 = estimate(data, inference=("cr1",), **kw).tidy().iloc[0]
+    peak = _rss_mb()  # before the Parquet hand-over below
     out = {"rows": len(data), "households": int(data["hh_id"].nunique()), "times": times, "cpu": cpu,
-           "rss_data_mb": rss_data, "peak_mb": _rss_mb(), "estimate": float(cr1["estimate"]),
+           "rss_data_mb": rss_data, "peak_mb": peak, "estimate": float(cr1["estimate"]),
            "cr1_se": float(cr1["std_error"]), "cores": os.cpu_count(),
            "full_rows": tab[["term", "method", "p_value"]].to_dict("records")}
     if parquet:
