@@ -12,16 +12,18 @@ Formulas
 * CR2 (Bell & McCaffrey 2002; Pustejovsky & Tipton 2018) exactly as R clubSandwich for ``lm`` with
   fixed-effect dummies and (survey) weights: working model ``Φ = I`` on the raw scale (weights are not
   taken as inverse variances), ``A_g = B_g^{+1/2}`` with ``B_g = (I - H)_g (I - H)_g'`` and ``H`` the full
-  weighted hat matrix (fixed effects included); see :meth:`LinearFit._cr2_blocks`. Three exactly
-  equivalent computations (chosen automatically, compared to 1e-10 in tests/test_did_scale.py):
-  *thin* — fixed effects nested in the clusters and weights constant within the levels of the largest
-  fixed effect (or no fixed effects): ``B_g`` = projection + low rank, ``O(N_g k^2)``;
-  *reduced* — nested fixed effects, any weights: ``B_g`` vanishes on ``W_g d_l`` for each level ``l`` of
-  the largest fixed effect, so its eigendecomposition is done in the complement (size ``N_g`` minus the
-  number of levels; ~1/3 of ``N_g`` with three waves, ~25× cheaper), assembled from block-sparse and
-  low-rank pieces; *dense* — fixed effects not nested: ``O(N · N_g)`` per cluster plus ``O(N_g^3)``.
-  (Survey weights that vary within units under Φ = I leave no low-rank structure; clubSandwich itself
-  absorbs fixed effects only with ``inverse_var = TRUE``.) Satterthwaite df for a contrast ``c``:
+  weighted hat matrix (fixed effects included). With fixed effects nested in the clusters (every
+  matched-pair layout) ``B_g = I - ŴŴ' + Φ diag(μ - 1) Φ' + Y K Y'`` exactly (:meth:`LinearFit._nested_parts`):
+  zero on each unit's weight vector, one eigenvalue ``μ_h`` per unit whose weights vary within it, and a
+  term of rank 2 × (regressors + small fixed-effect levels in the cluster). ``A_g`` is then applied
+  either exactly from a thin eigendecomposition (*low-rank*, :meth:`LinearFit._cr2_lowrank`,
+  ``O(N_g rank^2)``) or, when many units have varying weights, by a rational quadrature of
+  ``x^{-1/2}`` with Woodbury resolvents (*resolvent*, :meth:`LinearFit._cr2_resolvent`, relative error
+  < 1e-12), never forming an ``N_g × N_g`` matrix. The earlier *thin* (weights constant within units)
+  and *reduced* (eigendecomposition in the complement of the unit weight vectors, ``O((N_g/3)^3)``)
+  computations and the *dense* one (``O(N · N_g)`` + ``O(N_g^3)`` per cluster: the oracle, and the path
+  for fixed effects not nested in the clusters) remain; all agree to 1e-10 (tests/test_did_scale.py,
+  tests/test_did_fastpaths.py). Satterthwaite df for a contrast ``c``:
   ``ν = (Σ_g p_g'p_g)^2 / Σ_{g,h} (p_g'p_h)^2`` with ``p_g = (I - H)' A_g W_g X_g A c``.
 * CR3 (clubSandwich ``"CR3"``): ``A_g = (I - H_{gg})^{-1}`` without square root, no extra factor;
   equivalently ``Σ_g (β̂ - β̂_{(-g)})(β̂ - β̂_{(-g)})'`` (leave-one-cluster-out).
@@ -190,7 +192,8 @@ class LinearFit:
     absorber: Absorber
     cluster: IntArray | None = None
     _raw: tuple[FloatArray, FloatArray] | None = None
-    #: CR2 adjustment: "auto" (thin path where exactly equivalent, else dense), "dense" or "thin"
+    #: CR2 computation: "auto" (low-rank or resolvent per cluster with nested fixed effects, else dense),
+    #: or one forced: "lowrank", "resolvent", "thin", "reduced", "dense" (the oracle)
     cr2_path: str = "auto"
     beta: FloatArray = field(init=False)
     A: FloatArray = field(init=False)
