@@ -116,6 +116,7 @@ def worker(layout: str, households: int, repeat: int, parquet: str | None) -> No
     for name, methods in METHODS.items():
         runs, cpus = [], []
         for _ in range(repeat):
+            res = None  # one result alive at a time: the peak is that of one estimate call
             t0, c0 = time.perf_counter(), time.process_time()
             res = estimate(data, inference=methods, draws=2**18, **kw)
             runs.append(time.perf_counter() - t0)
@@ -124,6 +125,7 @@ def worker(layout: str, households: int, repeat: int, parquet: str | None) -> No
         cpu[name] = float(np.median(cpus))
     assert res is not None
     tab = res.tidy()
+    res = None
     cr1 = estimate(data, inference=("cr1",), **kw).tidy().iloc[0]
     peak = _rss_mb()  # before the Parquet hand-over below
     out = {"rows": len(data), "households": int(data["hh_id"].nunique()), "times": times, "cpu": cpu,
