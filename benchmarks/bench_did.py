@@ -9,7 +9,8 @@ the design and the fit:
 * ``wild``: restricted wild cluster bootstrap-t, 2^18 draws (full enumeration of the 2^17 sign pairs), CI
   by test inversion;
 * ``ri``: all 2^18 within-pair swaps, coefficient and studentized, CIs by test inversion;
-* ``full``: ``inference=("cr1", "cr2", "wild", "ri")`` with all CIs (the default call).
+* ``full``: the default call, ``inference=("cr1", "cr2", "wild", "ri")`` with all CIs (without ``ri``
+  for the 2×2 layout, where it does not apply).
 
 pyfixest (not in the project's lock; a scratch environment such as ``/tmp/venv-pyfixest`` with
 ``pip install pyfixest wildboottest pyarrow``) runs on the same rows (Parquet hand-over) in separate
@@ -100,13 +101,13 @@ def _rss_mb() -> float:
 # worker: one layout × size in a fresh process
 # ---------------------------------------------------------------------------------------------------
 def worker(layout: str, households: int, repeat: int, parquet: str | None) -> None:
-    from welfare_eval.did import estimate
+    from welfare_eval.did import DEFAULT_INFERENCE, estimate
     from welfare_eval.did._testing import layout_panel
 
     cfg = LAYOUTS[layout]
     warm = layout_panel(households=400, **cfg["data"])
     kw = _estimate_kwargs(cfg["spec"])
-    estimate(warm, inference=METHODS["full"], **kw)  # imports and first-call costs
+    estimate(warm, **kw)  # imports and first-call costs
     del warm
     data = layout_panel(households=households, **cfg["data"])
     rss_data = _rss_mb()
@@ -114,6 +115,10 @@ def worker(layout: str, households: int, repeat: int, parquet: str | None) -> No
     cpu: dict[str, float] = {}
     res = None
     for name, methods in METHODS.items():
+        if cfg["spec"].get("unit") is None and name == "ri":
+            continue  # randomization over within-pair swaps needs the matched-pair specification
+        if name == "full":
+            methods = DEFAULT_INFERENCE  # the default call (trimmed to what applies)
         runs, cpus = [], []
         for _ in range(repeat):
             res = None  # one result alive at a time: the peak is that of one estimate call
