@@ -349,30 +349,37 @@ def randomization(fit: LinearFit, j: int, flip: list[int], *, draws: int,
         s = np.vstack([np.ones((1, gcount)), s])
     b = s.shape[0]
     fixed_xtx = not np.any(~sgn_cols) or np.allclose(gram[:, sgn_cols][:, :, ~sgn_cols], 0.0)
+    # Column signs per draw and cluster are s_bg on the swapped columns F, 1 on the others N, so every
+    # sum over clusters splits into a constant part and a part linear in s (one matrix product each):
+    # entries of Gram_g with both columns in F or both in N keep their sign (s² = 1), mixed ones take s.
+    mixed = sgn_cols[:, None] != sgn_cols[None, :]
+    g_same = np.where(mixed[None], 0.0, gram).reshape(gcount, p * p)
+    g_mixed = np.where(mixed[None], gram, 0.0).reshape(gcount, p * p)
+    xtx_const = g_same.sum(axis=0).reshape(p, p)
+    cy_f, cd_f = np.where(sgn_cols[None], cy, 0.0), np.where(sgn_cols[None], cd, 0.0)
+    cy_n, cd_n = cy - cy_f, cd - cd_f
     out = {k: np.empty(b) for k in ("n0", "n1", "q00", "q01", "q11")}
     for start in range(0, b, CHUNK):
         ss = s[start : start + CHUNK]  # bc × G
         bc = ss.shape[0]
-        # column sign per draw and cluster: +1 for non-flipped, s_g for flipped
-        sg = np.where(sgn_cols[None, None, :], ss[:, :, None], 1.0)  # bc × G × p
         if fixed_xtx:
             ainv = np.broadcast_to(fit.A, (bc, p, p))
         else:
-            xtx = np.einsum("bgk,gkl,bgl->bkl", sg, gram, sg)
-            ainv = np.linalg.inv(xtx)
-        xty = np.einsum("bgk,gk->bk", sg, cy)
-        xtd = np.einsum("bgk,gk->bk", sg, cd)
+            ainv = np.linalg.inv(xtx_const[None] + (ss @ g_mixed).reshape(bc, p, p))
+        xty = ss @ cy_f + cy_n.sum(axis=0)[None]
+        xtd = ss @ cd_f + cd_n.sum(axis=0)[None]
         beta0 = np.einsum("bkl,bl->bk", ainv, xty)  # coefficients at r = 0
         beta1 = np.einsum("bkl,bl->bk", ainv, xtd)  # minus derivative in r
-        # cluster scores: S_g (c_g - Gram_g S_g β)  (S_g = diag(sg[b, g]))
-        fitted0 = np.einsum("gkl,bgl->bgk", gram, sg * beta0[:, None, :])
-        fitted1 = np.einsum("gkl,bgl->bgk", gram, sg * beta1[:, None, :])
-        sc0 = sg * (cy[None] - fitted0)
-        sc1 = sg * (cd[None] - fitted1)
-        # project scores on coefficient j through row j of A(b)
-        rj = ainv[:, j, :]  # bc × p
-        z0 = np.einsum("bk,bgk->bg", rj, sc0)
-        z1 = np.einsum("bk,bgk->bg", rj, sc1)
+        rj = ainv[:, j, :]  # bc × p: row j of A(b)
+        rj_f = np.where(sgn_cols[None], rj, 0.0)
+        rj_n = rj - rj_f
+        zs = []
+        for beta, c_f, c_n in ((beta0, cy_f, cy_n), (beta1, cd_f, cd_n)):
+            # cluster score projected on coefficient j: Σ_k rj_k sg_k (c_gk - Σ_l Gram_gkl sg_l β_l)
+            pk = (rj[:, :, None] * beta[:, None, :]).reshape(bc, p * p)
+            z = ss * (rj_f @ c_f.T - pk @ g_mixed.T) + rj_n @ c_n.T - pk @ g_same.T
+            zs.append(z)
+        z0, z1 = zs
         sl = slice(start, start + bc)
         out["n0"][sl] = beta0[:, j]
         out["n1"][sl] = beta1[:, j]
