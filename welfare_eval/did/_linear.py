@@ -31,8 +31,6 @@ Formulas
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,31 +43,13 @@ from ._absorb import Absorber
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
-__all__ = ["LinearFit", "blas_single_thread"]
+__all__ = ["LinearFit"]
 
 _EIG_TOL = 1e-10
 #: the resolvent (quadrature) CR2 path is used when more units than this have weights varying within them
 LOWRANK_MAX_UNITS = 48
 #: largest spectral condition bound accepted by the resolvent path (else the exact low-rank path)
 RESOLVENT_MAX_KAPPA = 1e10
-
-
-@contextmanager
-def blas_single_thread() -> Iterator[None]:
-    """Run with one BLAS thread (threadpoolctl, when installed; otherwise unchanged).
-
-    Every matrix product here is tall and thin (N rows × at most a few dozen columns) or tiny, so it is
-    memory-bound and gains little from BLAS threads; when the cores are shared, OpenBLAS threads waiting
-    for each other made a full ``estimate`` 2.5× slower in wall time and 3.5× costlier in CPU time
-    (10,000 households, 2 cores, load average 10; benchmarks/bench_did.py).
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn in the lock
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def _group_sums(codes: IntArray, v: FloatArray, n: int | None = None) -> FloatArray:

@@ -35,9 +35,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._blas import single_blas_thread
 from .._results import ResultBase
 from ._absorb import Absorber
-from ._linear import LinearFit, blas_single_thread
+from ._linear import LinearFit
 from ._resample import DrawSet, randomization, wild_bootstrap
 
 __all__ = ["DEFAULT_INFERENCE", "DiDResult", "estimate"]
@@ -492,7 +493,7 @@ def estimate(
     -------
     DiDResult
     """
-    with blas_single_thread():
+    with single_blas_thread():
         return _estimate(
             data,
             outcome=outcome,

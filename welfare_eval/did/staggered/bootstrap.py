@@ -20,7 +20,6 @@ aggregation share them), and memory stays at ``draws × block`` whatever the num
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +27,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from scipy import stats
+
+from ..._blas import single_blas_thread
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -85,31 +86,12 @@ def multiplier_draws(contrib: FloatArray, *, draws: int, seed: int, kind: str = 
             cache[key] = blocks
     assert blocks is not None
     out = np.zeros((draws, s.shape[1]))
-    with _small_blas(draws * G * s.shape[1]):
+    with single_blas_thread(draws * G * s.shape[1]):
         lo, hi = (-1.0, 1.0) if kind == "rademacher" else (_MAMMEN_A, _MAMMEN_B)
         for a, b, codes in blocks:
             sub = np.nan_to_num(s[a:b])
             out += (hi - lo) * (codes.astype(np.float64) @ sub) + lo * sub.sum(axis=0)  # v = lo + (hi - lo) code
     return out
-
-
-def _small_blas(work: int = 0) -> contextlib.AbstractContextManager[object]:
-    """One BLAS thread for small or tall-and-thin products: threads cost more than they save there, and on
-    a busy machine a multithreaded OpenBLAS made a 300 × 250 × 15 product 100× slower and the 2×2
-    regressions (225,000 × 1) 5× slower (measured). Large products (``work`` > 5e7) keep the threads."""
-    global _CONTROLLER
-    if work > 50_000_000:
-        return contextlib.nullcontext()
-    if _CONTROLLER is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # pragma: no cover - optional
-            return contextlib.nullcontext()
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1, user_api="blas")
-
-
-_CONTROLLER: Any = None
 
 
 def quantile_type1(x: FloatArray, p: float) -> float:

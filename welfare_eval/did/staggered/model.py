@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..._blas import single_blas_thread
 from ..doubly_robust import drdid_panel, drdid_rc
 from . import _twobytwo as tbt
 from ._data import (
@@ -49,7 +50,7 @@ from ._data import (
     _prepare,
     _Prepared,
 )
-from .bootstrap import BootstrapDraws, _small_blas
+from .bootstrap import BootstrapDraws
 from .results import ATTgtResult
 
 __all__ = ["att_gt"]
@@ -256,7 +257,7 @@ def att_gt(
     plan = _cell_plan(prep, base_period, int(anticipation))
     rows: list[_Cell] = []
     contribs = np.zeros((prep.n_clusters, len(plan)))
-    with _small_blas():  # tall-and-thin regressions: one BLAS thread is faster
+    with single_blas_thread():  # tall-and-thin regressions: one BLAS thread is faster
         _estimate_all(prep, plan, rows, contribs, control=control, anticipation=int(anticipation), method=method,
                       trim=trim)
     mode_note = {"panel": "balanced panel", "rc": "repeated cross-sections",
