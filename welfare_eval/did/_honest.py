@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 __all__ = ["flci_smoothness", "folded_normal_quantile", "relative_magnitudes"]
 
@@ -29,10 +29,12 @@ def folded_normal_quantile(p: float, mu: float) -> float:
     """``c`` with ``P(|Z + mu| ≤ c) = p``, ``Z ~ N(0, 1)``."""
     mu = abs(mu)
 
+    # special.ndtr is the function stats.norm.cdf evaluates, without its argument checking (~50x faster;
+    # the FLCI optimisation calls this tens of thousands of times)
     def f(c: float) -> float:
-        return float(stats.norm.cdf(c - mu) - stats.norm.cdf(-c - mu) - p)
+        return float(special.ndtr(c - mu) - special.ndtr(-c - mu) - p)
 
-    hi = mu + stats.norm.ppf(1 - (1 - p) / 2) + 10.0
+    hi = mu + float(special.ndtri(1 - (1 - p) / 2)) + 10.0
     return float(optimize.brentq(f, 0.0, hi, xtol=1e-14))
 
 
