@@ -107,6 +107,19 @@ def test_single_file_folder_and_booleans(tmp_path: Path):
     assert files == [path] and keys == []
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_infinite_values_are_not_missing(tmp_path: Path):
+    """+inf and -inf in one cell make its sums NaN (the probe flags it) but are not missing values: the
+    reference keeps them, and so does the engine."""
+    path = _tiny(tmp_path, y=[np.inf, -np.inf, 3.0, 4.0])
+    want = reduce_ref(pd.read_parquet(path), keys=["village_id", "year"], variables=["y"])
+    got = reduce_cells(path, keys=["village_id", "year"], variables=["y"])
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    assert np.isnan(got["sum_w__y"].iloc[0])
+    with pytest.raises(ValueError, match="carry columns must not be keys"):
+        reduce_cells(path, keys=["village_id", "year"], variables=["y"], carry=["year"])
+
+
 @pytest.mark.parametrize(
     ("cols", "kw", "msg"),
     [

@@ -9,8 +9,9 @@ by the keys), counts equal, sums equal up to the order of floating-point summati
 are formed as in the reference, ``(w·a)·b``).
 
 Like the reference, the reduction refuses rows with a missing value (NULL or NaN) in a key, a variable or
-the weight, negative weights, and ``carry`` columns that vary within a cell; the checks run in the same
-pass as the sums (extra counters per cell) and the error names the first offending cell.
+the weight, negative weights, and ``carry`` columns that vary within a cell; the checks ride along in the
+same pass as the sums (a probe sum, a counter, and the ``carry`` columns as extra group keys) and the error
+names the first offending cell.
 """
 
 from __future__ import annotations
@@ -42,12 +43,9 @@ _COMPARE = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-_BAD = "_we_n_missing"
+_VALID = "_we_n_valid"
+_PROBE = "_we_probe"
 _NEG = "_we_n_negative_weight"
-
-
-def _carry_cols(c: str) -> tuple[str, str, str]:
-    return f"_we_min__{c}", f"_we_max__{c}", f"_we_null__{c}"
 
 
 def apply_where(table: ir.Table, where: Where | None) -> ir.Table:
@@ -109,6 +107,13 @@ def _check_names(
         raise ValueError(f"reduce_cells: column names starting with '_we_' are reserved: {reserved}")
 
 
+def _missing(table: ir.Table, c: str) -> ir.BooleanValue:
+    m = table[c].isnull()
+    if table.schema()[c].is_floating():
+        m = m | table[c].isnan()
+    return m
+
+
 def cells_expr(
     table: ir.Table,
     *,
@@ -119,14 +124,17 @@ def cells_expr(
 ) -> ir.Table:
     """The cell reduction as one Ibis expression (runs unchanged on DuckDB, Spark or any Ibis backend).
 
-    Returns the keys, the ``carry`` check columns (``_we_min__c``, ``_we_max__c``, ``_we_null__c``),
-    ``n_rows``, the moment columns of :func:`welfare_eval.did.cells.cell_columns` and the counters
-    ``_we_n_missing`` (rows with a NULL/NaN key, variable or weight) and ``_we_n_negative_weight``.
+    Groups by ``keys`` + ``carry`` (a ``carry`` column constant within cells adds no groups, so a key
+    combination that appears twice in the result reveals a varying ``carry`` column) and returns
+    ``n_rows``, the moment columns of :func:`welfare_eval.did.cells.cell_columns` and three check columns:
+    ``_we_n_valid`` and ``_we_probe`` (the count and the sum of the per-row sum of weight and variables:
+    fewer valid rows than ``n_rows`` means a NULL, a NaN sum a NaN), and ``_we_n_negative_weight``.
     Unordered; :func:`reduce_cells` checks, sorts and cleans the result.
     """
     keys, variables, carry = list(keys), list(variables), list(carry)
     _check_names(table, keys, variables, weights, carry)
-    schema = table.schema()
+    if set(carry) & set(keys):
+        raise ValueError("reduce_cells: carry columns must not be keys")
     x = {a: table[a].cast("float64") for a in variables}
     w = table[weights].cast("float64") if weights else None
     # per-row products formed as in the pandas reference: w·a, then (w·a)·b
@@ -138,22 +146,18 @@ def cells_expr(
     for i, a in enumerate(variables):
         for b in variables[i:]:
             aggs[moment_name(a, b)] = (wx[a] * x[b]).sum()
-    miss = None
-    for c in [*keys, *variables, *([weights] if weights else [])]:
-        m = table[c].isnull()
-        if schema[c].is_floating():
-            m = m | table[c].isnan()
-        miss = m if miss is None else (miss | m)
-    assert miss is not None
-    aggs[_BAD] = miss.cast("int64").sum()
+    # Missing-value probe: the per-row sum of weight and variables is NULL if any of them is NULL and NaN if
+    # any is NaN; its count and sum per cell flag such rows at the cost of one extra sum (the exact count
+    # and columns are found by a second query, only when something is flagged).
+    probe = None
+    for v in [*([w] if w is not None else []), *x.values()]:
+        probe = v if probe is None else probe + v
+    assert probe is not None
+    aggs[_VALID] = probe.count()
+    aggs[_PROBE] = probe.sum()
     if w is not None:
         aggs[_NEG] = (w < 0).cast("int64").sum()
-    for c in carry:
-        lo, hi, nul = _carry_cols(c)
-        aggs[lo] = table[c].min()
-        aggs[hi] = table[c].max()
-        aggs[nul] = table[c].isnull().cast("int64").sum()
-    return table.group_by(keys).aggregate(**aggs)
+    return table.group_by([*keys, *carry]).aggregate(**aggs)
 
 
 def _resolve(
@@ -234,28 +238,26 @@ def reduce_cells(
         table = apply_where(table, where)
         expr = cells_expr(table, keys=keys, variables=variables, weights=weights, carry=carry)
         out = _execute(expr, eng)
-        if len(out) and int(out[_BAD].sum()) > 0:
-            bad = out[_BAD] > 0
-            cell = _first_cell(out, keys, bad)
-            cols = _missing_columns(table, [*keys, *variables, *([weights] if weights else [])], eng)
-            raise ValueError(
-                f"reduce_cells: {int(out[_BAD].sum())} row(s) with missing values (NULL/NaN) in column(s) "
-                f"{cols} (first cell {cell}); drop or impute them before reducing"
-            )
+        suspect = (
+            (out[_VALID].to_numpy() < out["n_rows"].to_numpy()).any()
+            or out[_PROBE].isna().any()
+            or out[keys].isna().any(axis=None)
+        )
+        if len(out) and suspect:
+            _raise_missing(table, keys, [*variables, *([weights] if weights else [])], eng)
     finally:
         if owned and eng is not None:
             eng.close()
     if weights and len(out) and int(out[_NEG].sum()) > 0:
         cell = _first_cell(out, keys, out[_NEG] > 0)
         raise ValueError(f"reduce_cells: weight {weights!r} is negative in {int(out[_NEG].sum())} row(s) (first cell {cell})")
-    for c in carry:
-        lo, hi, nul = _carry_cols(c)
-        nn = out[nul].to_numpy(dtype=np.int64)
-        vary = (out[lo].notna() & (out[lo] != out[hi])) | ((nn > 0) & (nn < out["n_rows"].to_numpy()))
-        if vary.any():
-            cell = _first_cell(out, keys, vary)
-            raise ValueError(f"reduce_cells: carry column {c!r} varies within cell {cell}")
-        out[c] = out[lo]
+    dup = out.duplicated(keys, keep=False)
+    if carry and dup.any():
+        d = out.loc[dup]
+        nun = d.groupby(keys, dropna=False)[carry].nunique(dropna=False)
+        col = next(c for c in carry if (nun[c] > 1).any())
+        cell = _first_cell(d, keys, pd.Series(True, index=d.index))
+        raise ValueError(f"reduce_cells: carry column {col!r} varies within cell {cell}")
     out = out.sort_values(keys, kind="mergesort").reset_index(drop=True)
     res = out[[*keys, *carry, "n_rows", *cell_columns(variables)]].copy()
     res["n_rows"] = res["n_rows"].astype("int64")
@@ -267,18 +269,32 @@ def reduce_cells(
     return res
 
 
-def _missing_columns(table: ir.Table, cols: list[str], eng: Engine | None) -> list[str]:
-    """Columns with at least one NULL/NaN (one extra scan, only on the error path)."""
-    schema = table.schema()
-    uniq = list(dict.fromkeys(cols))
-    aggs = {}
-    for i, c in enumerate(uniq):
-        m = table[c].isnull()
-        if schema[c].is_floating():
-            m = m | table[c].isnan()
-        aggs[f"c{i}"] = m.cast("int64").sum()
-    got = _execute(table.aggregate(**aggs), eng)
-    return [c for i, c in enumerate(uniq) if int(got[f"c{i}"].iloc[0] or 0) > 0]
+def _raise_missing(table: ir.Table, keys: list[str], values: list[str], eng: Engine | None) -> None:
+    """Count the rows with a NULL/NaN key, variable or weight and raise; return if there are none.
+
+    Runs only when the fast probe of :func:`cells_expr` flagged a cell (a NaN sum can also come from
+    +inf and -inf in one cell, which the pandas reference accepts too).
+    """
+    cols = list(dict.fromkeys([*keys, *values]))
+    flags = {c: _missing(table, c) for c in cols}
+    anym = None
+    for f in flags.values():
+        anym = f if anym is None else (anym | f)
+    assert anym is not None
+    aggs = {f"c{i}": f.cast("int64").sum() for i, f in enumerate(flags.values())}
+    aggs["n"] = anym.cast("int64").sum()
+    tot = _execute(table.aggregate(**aggs), eng)
+    n = int(tot["n"].iloc[0] or 0)
+    if n == 0:
+        return
+    bad_cols = [c for i, c in enumerate(cols) if int(tot[f"c{i}"].iloc[0] or 0) > 0]
+    bad_rows = table.filter(anym)
+    first = _execute(bad_rows.group_by(keys).aggregate(_n=bad_rows.count()), eng)
+    cell = _first_cell(first, keys, pd.Series(True, index=first.index))
+    raise ValueError(
+        f"reduce_cells: {n} row(s) with missing values (NULL/NaN) in column(s) {bad_cols} (first cell {cell}); "
+        "drop or impute them before reducing"
+    )
 
 
 def cell_means(cells: pd.DataFrame, variables: Sequence[str]) -> pd.DataFrame:

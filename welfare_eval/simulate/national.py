@@ -116,6 +116,7 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import shutil
 import zlib
@@ -1025,8 +1026,13 @@ def simulate_national(
         for year, pc in progress(tasks, desc=desc, total=len(tasks)):
             entries.append(_write_partition(nf, hh_root, year, pc, row_group_rows))
     else:
+        # "spawn": fresh interpreters (forking a process that holds Arrow/BLAS thread pools is unsafe);
+        # each worker rebuilds the frame from (seed, scale, config) once
         with ProcessPoolExecutor(
-            max_workers=workers, initializer=_worker_init, initargs=(seed, scale, cfg)
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(seed, scale, cfg),
         ) as pool:
             it = pool.map(_worker_task, [(str(hh_root), y, pc, row_group_rows) for y, pc in tasks], chunksize=4)
             entries.extend(progress(it, desc=desc, total=len(tasks)))
