@@ -83,6 +83,23 @@ def test_duckdb_filters_unweighted_and_other_keys(national_small):
     assert empty.empty and list(empty.columns) == ["year", "n_rows", *cell_columns(["income"])]
 
 
+def test_join_with_the_village_table_in_the_engine(national_small):
+    """Household rows joined with the village frame inside the engine: the cells carry the adoption cohort."""
+    villages = national_small.villages[["village_id", "cohort", "region"]]
+    with connect("duckdb") as eng:
+        hh = eng.read_parquet(national_small.households, partition_types=PT)
+        joined = hh.join(eng.from_pandas(villages), "village_id")
+        got = reduce_cells(
+            joined, keys=["village_id", "year"], variables=["income"], weights="weight",
+            carry=["province_code", "cohort", "region"], engine=eng,
+        )
+    rows = read_rows(national_small.households).merge(villages, on="village_id", validate="many_to_one")
+    want = reduce_ref(rows, keys=["village_id", "year"], variables=["income"], weights="weight",
+                      carry=["province_code", "cohort", "region"])
+    assert_cells_equal(got, want)
+    assert (got["cohort"] > 0).sum() == 3 * (national_small.villages["cohort"] > 0).sum()
+
+
 def _tiny(tmp_path: Path, **cols) -> Path:
     base = {
         "village_id": ["01", "01", "02", "02"],

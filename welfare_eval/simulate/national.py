@@ -27,8 +27,9 @@ never by *when* they are made::
     province × year shocks:                      SeedSequence(seed, spawn_key=(crc32("national.province_year"), t, p))
 
 with ``p`` the province code as an integer and block ``b`` the villages ``[256 b, 256 (b + 1))`` of the
-province in village-code order (256 = ``NationalConfig.block_villages``). The data are therefore identical whatever the order in which partitions
-are made, whether in one process or several (``workers=``), and whatever ``row_group_rows`` is.
+province in village-code order (256 = ``NationalConfig.block_villages``). The data are therefore identical
+whatever the order in which partitions are made, whether in one process or several (``workers=``), and
+whatever ``row_group_rows`` is.
 
 1. Village frame (กชช.2ค-like; ``scale`` × 75,000 villages)
 -----------------------------------------------------------
@@ -78,13 +79,17 @@ shock, all mean zero; ``province_year_sd`` scales S, default 0 = no province × 
 * ``savings`` (baht, to 1 baht): Y0 = max(0, exp(log 25,000 + 0.35 x_inc + 0.25 x_sg + s_v + 0.6 h_s + b + e)
   + (1,500 + 400 x_inc + 300 x_sg) τ), b ~ N(0, 0.1²), e ~ N(0, 0.4²) (log), S enters b with SD 0.02 k.
 
-Given the observed covariates (x_inc, x_farm, x_sg, all functions of frame columns), adoption is
-independent of every household and village term except the capacity c_v, which shifts income *levels*
-only. Hence: naive adopter-vs-rest comparisons are biased (levels differ through c_v and the covariates;
-trends differ through the covariates), unconditional parallel trends fail (adopters have higher x_inc and
-x_sg, which steepen the trends), and parallel trends hold conditionally on (x_inc, x_farm, x_sg) with
-a conditional trend that is exactly linear in them (apart from the rarely binding clip / max(0, ·)).
-Matching within province on those covariates, or ``att_gt`` with them as covariates, removes the bias.
+Why naive comparisons are biased but conditional parallel trends hold: every village or household term
+that is related to adoption is either constant over the years (income level a_v + 5,000 c_v, the
+household traits, which depend on share_elderly and share_farm) or part of the linear trend
+(δ + κ'x) τ in x = (x_inc, x_farm, x_sg), all functions of frame columns; the terms that change over the
+years (b, e, U, S) are drawn independently of adoption. So E[Y0_t − Y0_s | village] = (δ + κ'x_v)(t − s)
+exactly (welfare: E[1[U < p0] | p0] = p0; savings: the lognormal part is stationary), apart from the
+rarely binding clip / max(0, ·). Adopters are richer and have bigger savings groups, hence naive
+adopter-vs-rest comparisons are biased (levels), unconditional parallel trends fail (adopters' x_inc and
+x_sg steepen their trends), and parallel trends hold given (x_inc, x_farm, x_sg), with a conditional trend
+linear in them: matching within province on those covariates, or ``att_gt`` with them as covariates,
+removes the bias (checked in ``tests/test_simulate_national.py``).
 
 Planted effects (cohort g, event time e = t − g ≥ 0; zero before adoption, no anticipation):
 θ_o(g, e) = base_o · (1 + growth_o · e) · κ_g with (base, growth) = income (3,000 baht, 0.5),
