@@ -22,7 +22,9 @@ Usage::
     .venv/bin/python benchmarks/bench_scale.py --scales 1.0 --engines duckdb --workers 2
     .venv/bin/python benchmarks/bench_scale.py --out data/scale --keep   # keep the data (git-ignored)
 
-The data go to ``--out`` (default a temporary folder under /tmp, removed afterwards unless ``--keep``);
+Wall times and CPU times (user + system, all threads and child processes, the Spark JVM included) are
+printed: on a shared machine the CPU time divided by the cores is the better estimate of the unloaded wall
+time. The data go to ``--out`` (default a temporary folder under /tmp, removed afterwards unless ``--keep``);
 ≈ 18 bytes per household row on disk (≈ 1.3 GB at scale 1.0). Times depend on the machine's load (the
 load average is printed with the results).
 """
@@ -77,20 +79,41 @@ def _self_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of this process and its waited-for children so far."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + ch.ru_utime + ch.ru_stime
+
+
+def _jvm_cpu_s() -> float:
+    """CPU seconds of the live child processes (the Spark JVM), from /proc/<pid>/stat."""
+    tick = os.sysconf("SC_CLK_TCK")
+    tot = 0.0
+    for pid in _children(os.getpid()):
+        try:
+            f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            tot += (int(f[11]) + int(f[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
+    return tot
+
+
 # --------------------------------------------------------------------------------------------------
 # Steps (run in a child process: ``bench_scale.py --step NAME --args JSON``)
 # --------------------------------------------------------------------------------------------------
 def step_simulate(a: dict[str, Any]) -> dict[str, Any]:
     from welfare_eval.simulate.national import simulate_national
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_s()
     d = simulate_national(a["out"], scale=a["scale"], workers=a["workers"], overwrite=True)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
     size = sum(f.stat().st_size for f in Path(a["out"]).rglob("*.parquet"))
     # worker processes are children: their peak is in RUSAGE_CHILDREN (max over children)
     child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {
         "wall_s": wall,
+        "cpu_s": cpu,
         "rows": d.n_rows,
         "villages": len(d.villages),
         "adopters": int((d.villages["cohort"] > 0).sum()),
@@ -106,18 +129,19 @@ def step_reduce(a: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     eng = connect(a["engine"], **({"threads": a["threads"]} if a["engine"] == "duckdb" and a["threads"] else {}))
     t_start = time.perf_counter() - t0
-    t1 = time.perf_counter()
+    t1, c1, j1 = time.perf_counter(), _cpu_s(), _jvm_cpu_s()
     cells = reduce_cells(
         a["households"], keys=KEYS, variables=VARS, weights="weight", carry=["province_code"], engine=eng,
         partition_types=PT,
     )
-    wall = time.perf_counter() - t1
+    wall, cpu = time.perf_counter() - t1, _cpu_s() - c1 + _jvm_cpu_s() - j1
     jvm = sum(_hwm_mb(c) for c in _children(os.getpid()))
     eng.close()
     cells.to_parquet(a["cells_out"])
     return {
         "start_s": t_start,
         "wall_s": wall,
+        "cpu_s": cpu,
         "cells": len(cells),
         "rows": int(cells["n_rows"].sum()),
         "peak_mb": _self_peak_mb(),
@@ -135,11 +159,11 @@ def step_pandas(a: dict[str, Any]) -> dict[str, Any]:
     part = ds.partitioning(pa.schema([("year", pa.int64()), ("province_code", pa.string())]), flavor="hive")
     rows = ds.dataset(a["households"], partitioning=part).to_table().to_pandas()
     t_read = time.perf_counter() - t0
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), _cpu_s()
     cells = reduce_cells(rows, keys=KEYS, variables=VARS, weights="weight", carry=["province_code"])
-    wall = time.perf_counter() - t1
+    wall, cpu = time.perf_counter() - t1, _cpu_s() - c1
     cells.to_parquet(a["cells_out"])
-    return {"read_s": t_read, "wall_s": wall, "cells": len(cells), "peak_mb": _self_peak_mb()}
+    return {"read_s": t_read, "wall_s": wall, "cpu_s": cpu, "cells": len(cells), "peak_mb": _self_peak_mb()}
 
 
 def step_match(a: dict[str, Any]) -> dict[str, Any]:
@@ -278,7 +302,7 @@ def main() -> None:
             sim = run_step("simulate", {"out": str(root), "scale": scale, "workers": ns.workers})
             rows = sim["rows"]
             print(
-                f"simulate   {sim['wall_s']:8.1f} s   {rows:>12,} rows ({sim['villages']:,} villages, "
+                f"simulate   {sim['wall_s']:8.1f} s (cpu {sim['cpu_s']:.0f} s)  {rows:>12,} rows ({sim['villages']:,} villages, "
                 f"{sim['adopters']:,} adopters)  {rows / sim['wall_s'] / 1e6:6.2f} M rows/s  "
                 f"{sim['bytes'] / 1e9:6.2f} GB on disk  peak RSS {sim['peak_mb']:.0f} MB "
                 f"(workers {sim['peak_worker_mb']:.0f} MB each at most)",
@@ -291,7 +315,7 @@ def main() -> None:
                 outs[eng] = cells_out
                 mem = f"peak RSS {r['peak_mb']:.0f} MB" + (f" + JVM {r['jvm_peak_mb']:.0f} MB" if eng == "spark" else "")
                 print(
-                    f"reduce {eng:7s}{r['wall_s']:6.1f} s   {r['rows']:>12,} rows → {r['cells']:,} cells  "
+                    f"reduce {eng:7s}{r['wall_s']:6.1f} s (cpu {r['cpu_s']:.0f} s)  {r['rows']:>12,} rows → {r['cells']:,} cells  "
                     f"{r['rows'] / r['wall_s'] / 1e6:6.1f} M rows/s  start {r['start_s']:.1f} s  {mem}",
                     flush=True,
                 )
@@ -300,7 +324,7 @@ def main() -> None:
                 p = run_step("pandas", {"households": hh, "cells_out": cells_out})
                 outs["pandas"] = cells_out
                 print(
-                    f"reduce pandas {p['wall_s']:6.1f} s   (+ {p['read_s']:.1f} s reading every row into memory)  "
+                    f"reduce pandas {p['wall_s']:6.1f} s (cpu {p['cpu_s']:.0f} s)  (+ {p['read_s']:.1f} s reading every row into memory)  "
                     f"peak RSS {p['peak_mb']:.0f} MB",
                     flush=True,
                 )

@@ -226,5 +226,7 @@ def test_spark_cells_equal_duckdb_and_reference(spark_engine, national_small):
 def test_spark_refuses_missing_values(spark_engine, tmp_path: Path):
     path = tmp_path / "t.parquet"
     pd.DataFrame({"v": ["1", "1", "2"], "y": [1.0, np.nan, 2.0]}).to_parquet(path)
+    # engine="spark" by name reuses the running session and must not stop it afterwards
     with pytest.raises(ValueError, match=r"1 row\(s\) with missing values .*\['y'\]"):
-        reduce_cells(path, keys=["v"], variables=["y"], engine=spark_engine)
+        reduce_cells(path, keys=["v"], variables=["y"], engine="spark")
+    assert not spark_engine.backend._session.sparkContext._jsc.sc().isStopped()

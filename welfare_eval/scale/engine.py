@@ -290,9 +290,11 @@ def connect(
     memory_limit : str, optional
         DuckDB memory limit, e.g. ``"2GB"`` (DuckDB spills to disk beyond it).
     spark : SparkSession, optional
-        An existing Spark session (e.g. on a cluster); it is not stopped by :meth:`Engine.close`.
+        An existing Spark session (e.g. on a cluster); it is not stopped by :meth:`Engine.close`. Without it
+        the active session of this process is reused if there is one (and not stopped either), else a local
+        session is started (and stopped by :meth:`Engine.close`).
     spark_conf : mapping, optional
-        Settings for the local session started when ``spark`` is not given.
+        Settings for the local session started when no session is given or active.
 
     Raises
     ------
@@ -309,6 +311,10 @@ def connect(
             cfg["memory_limit"] = str(memory_limit)
         return Engine("duckdb", ibis.duckdb.connect(":memory:", **cfg))
     if engine == "spark":
+        if spark is None and java_available():
+            from pyspark.sql import SparkSession
+
+            spark = SparkSession.getActiveSession()  # reuse a running session; never stop someone else's
         owns = spark is None
         session = spark_session(conf=spark_conf) if spark is None else spark
         return Engine("spark", ibis.pyspark.connect(session), _owns=owns)
