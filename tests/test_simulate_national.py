@@ -138,6 +138,9 @@ def test_stream_is_order_chunk_and_process_independent(tmp_path: Path):
     assert not list(a.households.rglob(".*"))  # no temporary files left
     with pytest.raises(FileExistsError, match="overwrite=True"):
         simulate_national(tmp_path / "a", seed=5, scale=0.002, config=TINY)
+    with pytest.raises(ValueError, match="scale must be a positive number"):
+        simulate_national(tmp_path / "a", seed=6, scale=0, config=TINY, overwrite=True)
+    assert (a.root / "manifest.json").exists()  # a bad call does not remove the earlier simulation
     simulate_national(tmp_path / "a", seed=6, scale=0.002, config=TINY, overwrite=True)
     assert not pq.read_table(a.root / biggest).equals(pq.read_table(b.root / biggest))
 

@@ -1012,6 +1012,7 @@ def simulate_national(
     if not isinstance(row_group_rows, int) or row_group_rows < 1:
         raise ValueError(f"row_group_rows must be a positive integer, got {row_group_rows!r}")
     cfg = config or NationalConfig()
+    nf = simulate_national_frame(seed=seed, scale=scale, config=cfg)  # validates before anything is removed
     root = Path(out)
     hh_root = root / "households"
     existing = [root / f for f in _OWN_FILES if (root / f).exists()] + ([hh_root] if hh_root.exists() else [])
@@ -1022,7 +1023,6 @@ def simulate_national(
             )
         for p in existing:
             shutil.rmtree(p) if p.is_dir() else p.unlink()
-    nf = simulate_national_frame(seed=seed, scale=scale, config=cfg)
     root.mkdir(parents=True, exist_ok=True)
     tasks = [(year, pc) for year in cfg.years for pc in nf.provinces]
     entries: list[dict[str, Any]] = []
