@@ -111,3 +111,26 @@ class DemoAnalysis:
 def demo_analysis(clean_demo: CleanDemo) -> DemoAnalysis:
     """``analyze_study`` on the cleaned demo with the packaged plan, shared by the study-layer tests."""
     return DemoAnalysis(clean_demo)
+
+
+@pytest.fixture(scope="session")
+def national_small(tmp_path_factory: pytest.TempPathFactory):
+    """A small national simulation on disk (≈ 300 villages, 3 years, hive Parquet), built once per session."""
+    from welfare_eval.simulate.national import NationalConfig, simulate_national
+
+    cfg = NationalConfig(
+        years=(2025, 2026, 2027), cohorts=(2026, 2027), cohort_shares=(0.5, 0.5), cohort_multiplier=(1.2, 1.0)
+    )
+    return simulate_national(tmp_path_factory.mktemp("national") / "nat", seed=7, scale=0.004, config=cfg)
+
+
+@pytest.fixture(scope="session")
+def spark_engine():
+    """One local Spark engine (local[2], no UI, 127.0.0.1) for the whole session; skips without Java."""
+    from welfare_eval.scale import connect, java_available
+
+    if not java_available():
+        pytest.skip("Spark engine tests need a Java runtime (none found; install openjdk-17-jre-headless or set JAVA_HOME)")
+    eng = connect("spark")
+    yield eng
+    eng.close()

@@ -112,6 +112,14 @@ score = clip(round(3.3 + b_j + l_j (f_vk + halo_m) + ε), 1, 5), b_j ~ N(0, 0.25
 halo ~ N(0, 0.3²), ε ~ N(0, 0.55²); f_vk = 0.7 g_{v,group(k)} + √0.51 ξ_vk with the internal and external
 higher-order scores g correlated 0.4.
 
+National mode
+-------------
+:mod:`welfare_eval.simulate.national` simulates the expansion phase at national size: ~75,000 villages
+(กชช.2ค-like frame), ~12 million households a year (จปฐ.-like outcomes with survey weights), staggered
+adoption of ~2,000 villages over 2027–2030 with effects varying by cohort and event time, streamed to
+hive-partitioned Parquet (:func:`simulate_national`, ``scale=`` 1.0 = national). Its model is documented
+in that module.
+
 3. Raw exports and defects
 --------------------------
 See :mod:`welfare_eval.simulate.exports` (files and columns) and
@@ -134,6 +142,13 @@ from welfare_eval.simulate.fieldwork import (
     simulate_fieldwork,
 )
 from welfare_eval.simulate.frame import FRAME_COLUMNS, pilot_selection, simulate_frame
+from welfare_eval.simulate.national import (
+    NationalConfig,
+    NationalData,
+    NationalTruth,
+    simulate_national,
+    simulate_national_frame,
+)
 from welfare_eval.simulate.study import MATCH_COVARIATES, Study, default_choose, simulate_study
 from welfare_eval.simulate.truth import Truth, write_truth
 
@@ -148,6 +163,9 @@ __all__ = [
     "Fieldwork",
     "FieldworkConfig",
     "FrameConfig",
+    "NationalConfig",
+    "NationalData",
+    "NationalTruth",
     "Study",
     "Truth",
     "codebook",
@@ -156,6 +174,8 @@ __all__ = [
     "pilot_selection",
     "simulate_fieldwork",
     "simulate_frame",
+    "simulate_national",
+    "simulate_national_frame",
     "simulate_study",
     "write_raw_exports",
     "write_truth",
