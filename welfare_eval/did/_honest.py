@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats
+from scipy import optimize, special
 
 __all__ = ["flci_smoothness", "folded_normal_quantile", "relative_magnitudes"]
 
