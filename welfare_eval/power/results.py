@@ -117,6 +117,10 @@ class PowerCalculation(ResultBase):
         out += self._notes
         return out
 
+    def _target_power(self) -> float:
+        """Power at which :meth:`plot` marks the MDE."""
+        return float(self.power)
+
     def power_at(self, effect: Any) -> np.ndarray:
         """Power at the given effect size(s) for this design (noncentral t)."""
         e = np.atleast_1d(np.asarray(effect, dtype=float))
@@ -129,7 +133,7 @@ class PowerCalculation(ResultBase):
 
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 4))
-        target = self.power if self.term != "power" else 0.8
+        target = self._target_power()
         mde = self.design.mde(alpha=self.alpha, power=target, two_sided=self.two_sided, method="noncentral")
         if effects is None:
             effects = np.linspace(0.0, max(2.0 * mde, 1.2 * abs(self.effect)), 101)
@@ -177,6 +181,9 @@ class PowerResult(PowerCalculation):
     def estimate(self) -> float:
         return float(self.power)
 
+    def _target_power(self) -> float:
+        return 0.8
+
     @property
     def mde(self) -> float:
         """The MDE at 80 % power for this design (noncentral t)."""
@@ -206,6 +213,9 @@ class SampleSizeResult(PowerCalculation):
     @property
     def estimate(self) -> float:
         return float(self.size)
+
+    def _target_power(self) -> float:
+        return float(self.target_power)
 
     def tidy(self) -> pd.DataFrame:
         t = super().tidy()

@@ -20,9 +20,9 @@ Data-generating model (outcome variance 1 within a wave, matching the analytic p
     var(e_it)      = (1 − ρ)(1 − φ_h)   household × wave noise
 
 Cluster sizes: ``per_cluster`` each, or, with ``cv_cluster_size`` > 0, gamma-distributed with that mean
-and coefficient of variation (at least 2 households). Panel: each household of a wave stays for the next
-with probability 1 − ``attrition`` and leavers are replaced by new households (``replace=True``) or
-not. Weights (``deff_weights`` > 1): log-normal household weights with Kish design effect
+and coefficient of variation, rounded (at least 1 household). Panel: each household of a wave stays for
+the next with probability 1 − ``attrition`` and leavers are replaced by new households
+(``replace=True``) or not (then a cluster keeps at least one household). Weights (``deff_weights`` > 1): log-normal household weights with Kish design effect
 ``deff_weights`` in expectation, independent of the outcome, constant over waves.
 """
 
@@ -82,7 +82,7 @@ def simulate_design(design: Design, *, effect: float = 0.0, rng: np.random.Gener
     m = int(design.per_cluster)
     if design.cv_cluster_size > 0:
         cv2 = design.cv_cluster_size**2
-        sizes = np.maximum(2, np.rint(rng.gamma(1.0 / cv2, m * cv2, size=V))).astype(int)
+        sizes = np.maximum(1, np.rint(rng.gamma(1.0 / cv2, m * cv2, size=V))).astype(int)
     else:
         sizes = np.full(V, m)
     # cluster components ---------------------------------------------------------------------------------
@@ -102,6 +102,8 @@ def simulate_design(design: Design, *, effect: float = 0.0, rng: np.random.Gener
             if t > 0:
                 if design.panel:
                     stay = cur[rng.random(cur.size) < keep_p]
+                    if stay.size == 0 and not design.replace:  # keep every cluster in every wave
+                        stay = cur[rng.integers(cur.size, size=1)]
                     if design.replace:
                         new = np.arange(next_id, next_id + sizes[v] - stay.size)
                         next_id += new.size
