@@ -258,7 +258,12 @@ def test_design_effects():
     ratio = pw.deff_cluster_size(per_cluster=20, icc=0.08, cv_cluster_size=0.6) / pw.deff_cluster_size(
         per_cluster=20, icc=0.08)
     assert unequal.variance() / base.variance() == pytest.approx(ratio, rel=1e-14)  # Eldridge et al. 2006
-    assert base.with_(deff_weights=1.7).variance() == pytest.approx(1.7 * base.variance(), rel=1e-14)
+    # Kish's deff multiplies the household (within-cluster) term only
+    p = base.treated_share
+    want = (base.cluster_term() + 1.7 * base.household_term()) / (p * (1 - p) * 30)
+    assert base.with_(deff_weights=1.7).variance() == pytest.approx(want, rel=1e-14)
+    ind = build_design(design="individual_rct", n=200, deff_weights=1.7)
+    assert ind.variance() == pytest.approx(1.7 / (0.25 * 200), rel=1e-14)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])

@@ -109,7 +109,7 @@ def test_invariant_to_row_order_and_units(big_panel):
     shuffled = sub.sample(frac=1.0, random_state=1).assign(y=lambda d: 1000.0 + 250.0 * d["y"])
     b = pw.design_parameters(shuffled, outcome="y", **kw)
     for k, v in a.values.items():
-        scale = 250.0**2 if k.startswith("sigma2") else 1.0  # variance components carry the unit
+        scale = 250.0**2 if k.startswith("sigma2") else 250.0 if k == "sd" else 1.0  # these carry the unit
         assert b[k] == pytest.approx(scale * v, rel=1e-9, abs=1e-12), k
 
 
@@ -120,9 +120,15 @@ def test_as_dict_feeds_mde(big_panel):
                              weights="w", draws=0)
     d = p.as_dict("matched_pair_did")
     assert set(d) == {"icc", "autocorr_cluster", "autocorr_individual", "pair_correlation", "cv_cluster_size",
-                      "deff_weights"}
-    base = sub[sub["wave"] == "baseline"]["w"].to_numpy()
-    assert d["deff_weights"] == pytest.approx(len(base) * np.sum(base**2) / np.sum(base) ** 2)
+                      "deff_weights", "attrition"}
+    assert d["attrition"] == pytest.approx(0.2, abs=0.03)  # simulated with attrition 0.2
+    assert p["sd"] == pytest.approx(sub[sub["wave"] == "baseline"]["y"].std(), rel=0.05)
+    base = sub[sub["wave"] == "baseline"]
+    per = base.groupby("cluster")["w"].agg(lambda w: len(w) * np.sum(w**2) / np.sum(w) ** 2)
+    size = base.groupby("cluster").size()
+    assert d["deff_weights"] == pytest.approx(float((per * size).sum() / size.sum()))  # within villages
+    tot = base.groupby("cluster")["w"].sum()
+    assert d["cv_cluster_size"] == pytest.approx(tot.std(ddof=0) / tot.mean())  # summed weights
     r = pw.mde(design="matched_pair_did", clusters=18, per_cluster=30, waves=2, **d)
     assert 0 < r.estimate < 2
     c = p.as_dict("cluster_rct")
@@ -151,7 +157,7 @@ def test_single_wave_without_pairs():
     d = pd.DataFrame({"village": np.repeat([f"v{i}" for i in range(30)], rng.integers(5, 40, 30))})
     d["y"] = rng.normal(size=len(d)) + d["village"].map({f"v{i}": rng.normal(0, 0.5) for i in range(30)})
     p = pw.design_parameters(d, outcome="y", cluster="village", draws=50)
-    assert set(p.tidy()["term"]) == {"icc", "mean_cluster_size", "cv_cluster_size"}
+    assert set(p.tidy()["term"]) == {"icc", "sd", "mean_cluster_size", "cv_cluster_size"}
     sizes = d.groupby("village").size()
     assert p["cv_cluster_size"] == pytest.approx(sizes.std(ddof=0) / sizes.mean())
     assert p["icc"] == pytest.approx(pw.icc(d, outcome="y", cluster="village").estimate)

@@ -50,7 +50,7 @@ where ``Σ`` is the covariance of the household means of the waves (``Σ_tt = 1/
 ``Σ_ts = φ_h · o_ts / (n_t n_s)`` with ``o_ts`` households common to waves t and s: with ``attrition`` a
 and replacement, ``n_t = n`` and ``o_ts = n (1 − a)^{|t−s|}``; without replacement
 ``n_t = n (1 − a)^t``; no overlap in repeated cross-sections). The effect estimate is a difference of
-such contrasts between treated and comparison clusters, so ``Var(τ̂) = V / (p (1 − p) J) · deff_w``
+such contrasts between treated and comparison clusters, so ``Var(τ̂) = V / (p (1 − p) J)``
 (with pairs: ``J = P (1 + k)``, ``p = 1 / (1 + k)``, i.e. ``V (1 + 1/k) / P``). The persistent cluster
 and household effects cancel; this is McKenzie's (2012) "beyond baseline and follow-up" variance with
 the cluster level added (Burlig, Preonas & Woerman 2020 give the general serial-correlation version).
@@ -64,9 +64,13 @@ Unequal cluster sizes
     (:meth:`Design.size_factors`): for 1:1 pairs and CV = 0.5 the cluster term grows by 1.13 (Eldridge:
     1.25) and the household term by 1.125.
 Survey weights
-    ``deff_weights`` multiplies the whole variance: Kish's (1965) design effect of unequal weights
-    ``1 + CV²_w = n Σw² / (Σw)²`` (:func:`deff_weights`), assuming the weights are unrelated to the
-    outcome.
+    ``deff_weights`` multiplies the household (within-cluster) variance term: Kish's (1965) design effect
+    of unequal weights within clusters, ``1 + CV²_w = n Σw² / (Σw)²`` (:func:`deff_weights`), assuming the
+    weights are unrelated to the outcome (for ``individual_rct`` the whole variance). A weighted mean of
+    a cluster's households carries the cluster's effect whatever the weights, so within-cluster weights
+    leave the cluster term alone; weights that differ *between* clusters set the clusters' weights in the
+    estimate and act like unequal cluster sizes: pass the CV of the clusters' summed weights as
+    ``cv_cluster_size`` (:meth:`DesignParameters.as_dict` does).
 Covariates
     ``r2_cluster`` / ``r2_individual``: share of the cluster / household variance left in the contrast
     that covariates explain (PowerUp!'s R²₂, R²₁); ``covariates`` = number of cluster-level covariates g*
@@ -411,7 +415,7 @@ class Design:
         m = self.per_cluster if per_cluster is None else per_cluster
         if math.isinf(m):
             return 0.0
-        scale = (1.0 - self.icc) * (1.0 - self.r2_individual) * self.size_factors()[1]
+        scale = (1.0 - self.icc) * (1.0 - self.r2_individual) * self.size_factors()[1] * self.deff_weights
         if not self.is_did:
             return scale / (m * (1.0 - self.attrition))
         c = self.wave_contrast()
@@ -423,7 +427,7 @@ class Design:
         if self.design == "individual_rct":
             return (1.0 - self.r2_individual) / (p * (1.0 - p) * self.n) * self.deff_weights
         per = self.cluster_term() + self.household_term()
-        return per / (p * (1.0 - p) * self.total_clusters) * self.deff_weights
+        return per / (p * (1.0 - p) * self.total_clusters)
 
     def std_error(self) -> float:
         """Standard error of the effect estimator in standard-deviation units."""

@@ -292,9 +292,12 @@ TERMS: dict[str, str] = {
     "autocorr_individual": "correlation of panel households' deviations across waves",
     "r2_cluster": "R² of follow-up village means on baseline ones (autocorr_cluster²)",
     "r2_individual": "R² of follow-up household values on baseline ones (autocorr_individual²)",
+    "sd": "standard deviation of the outcome at baseline, √(σ²_B + σ²_W): MDE in outcome units = MDE × sd",
+    "attrition": "share of the baseline households (unit) not found in the same village at the follow-up wave",
     "mean_cluster_size": "mean households per village (baseline)",
     "cv_cluster_size": "coefficient of variation of households per village (baseline)",
-    "deff_weights": "Kish design effect of the weights (baseline), n Σw² / (Σw)²",
+    "cv_cluster_weight": "coefficient of variation of the villages' summed weights (baseline)",
+    "deff_weights": "Kish design effect of the weights within villages (baseline, size-weighted mean of n Σw² / (Σw)²)",
 }
 
 
@@ -338,10 +341,13 @@ class DesignParameters(ResultBase):
         ``cluster_rct`` gets ``icc`` and, with two waves, ``r2_cluster`` / ``r2_individual`` (a baseline
         covariate, R² = autocorrelation², an upper bound since the baseline is itself measured with
         sampling error); the DiD designs get ``icc``, ``autocorr_cluster``, ``autocorr_individual``
-        (matched_pair_did) and ``pair_correlation`` (the pair share of the villages' *changes*, which is
-        what the pair × wave fixed effects remove; paired designs). Parameters that could not be
+        (matched_pair_did), ``attrition`` (matched_pair_did, with ``unit``: the share of baseline households
+        not re-interviewed at the follow-up wave, so that a two-wave design has the observed panel
+        overlap) and ``pair_correlation`` (the pair share of the villages' *changes*, which is what the
+        pair × wave fixed effects remove; paired designs). Parameters that could not be
         estimated are left out (the function's conservative defaults apply). Always
-        ``cv_cluster_size``; ``deff_weights`` when weights were given.
+        ``cv_cluster_size`` (the CV of the villages' summed weights when weights were given: what sets
+        their weight in a weighted estimate); ``deff_weights`` (within villages) when weights were given.
         """
         if design not in DESIGNS:
             raise ValueError(f"design={design!r}: choose one of {', '.join(DESIGNS)}")
@@ -365,11 +371,15 @@ class DesignParameters(ResultBase):
                 out["autocorr_cluster"] = float(min(max(v["autocorr_cluster"], -1.0), 1.0))
             if design == "matched_pair_did" and have("autocorr_individual"):
                 out["autocorr_individual"] = float(min(max(v["autocorr_individual"], -1.0), 1.0))
+            if design == "matched_pair_did" and have("attrition"):
+                out["attrition"] = float(min(max(v["attrition"], 0.0), 0.999))
             is_paired = design == "matched_pair_did" or bool(paired)
             if is_paired and have("pair_correlation_change"):
                 out["pair_correlation"] = float(min(max(v["pair_correlation_change"], 0.0), 1.0))
-        if have("cv_cluster_size"):
-            out["cv_cluster_size"] = float(v["cv_cluster_size"])
+        # the clusters' weights in the estimate: summed survey weights when weighted, else sizes
+        cv_key = "cv_cluster_weight" if have("cv_cluster_weight") else "cv_cluster_size"
+        if have(cv_key):
+            out["cv_cluster_size"] = float(v[cv_key])
         if have("deff_weights"):
             out["deff_weights"] = max(1.0, float(v["deff_weights"]))
         return out
@@ -498,13 +508,21 @@ def design_parameters(
             if S.o.sum() == 0:
                 notes.append(f"no household ({unit!r}) appears in both waves: autocorr_individual not estimated")
     values = _estimates(S)
+    values["sd"] = math.sqrt(values["sigma2_between"] + values["sigma2_within"]) \
+        if values["sigma2_between"] + values["sigma2_within"] > 0 else math.nan
+    if S.o is not None:
+        values["attrition"] = float(1.0 - S.o.sum() / S.n1.sum())
     # sizes and weights
     n1 = S.n1
     values["mean_cluster_size"] = float(n1.mean())
     values["cv_cluster_size"] = float(n1.std(ddof=0) / n1.mean())
     if weights is not None:
         w = pd.to_numeric(base[weights], errors="coerce").to_numpy(dtype=float)
-        values["deff_weights"] = deff_weights(w)
+        deff_weights(w)  # validates: finite and > 0
+        wk = pd.DataFrame({"c": base["_c"].to_numpy(), "w": w, "w2": w**2}).groupby("c").agg(
+            n=("w", "size"), s=("w", "sum"), s2=("w2", "sum"))
+        values["deff_weights"] = float(np.sum(wk["n"] * (wk["n"] * wk["s2"] / wk["s"] ** 2)) / wk["n"].sum())
+        values["cv_cluster_weight"] = float(wk["s"].std(ddof=0) / wk["s"].mean())
     # bootstrap -------------------------------------------------------------------------------------------
     rng = np.random.default_rng(seed)
     boot: dict[str, list[float]] = {}
@@ -544,7 +562,8 @@ def design_parameters(
             method = f"moments (bootstrap {unit_name})"
         else:
             lo = hi = math.nan
-            method = "moments" if term not in ("mean_cluster_size", "deff_weights") else "sample"
+            method = "sample" if term in ("mean_cluster_size", "deff_weights", "attrition",
+                                          "cv_cluster_weight") else "moments"
         rows.append({"term": term, "estimate": est_v, "ci_low": lo, "ci_high": hi, "method": method,
                      "n_obs": n_obs, "n_clusters": len(villages), "description": TERMS[term]})
     table = pd.DataFrame(rows)

@@ -113,7 +113,7 @@ class PowerCalculation(ResultBase):
             out.append(f"unequal cluster sizes: cluster variance × (1 + CV²) = {1 + d.cv_cluster_size ** 2:.4g} "
                        "(Eldridge et al. 2006)")
         if d.deff_weights > 1:
-            out.append(f"survey weights: variance × Kish design effect {d.deff_weights:.4g}")
+            out.append(f"survey weights: household variance × Kish design effect {d.deff_weights:.4g}")
         out += self._notes
         return out
 

@@ -75,9 +75,12 @@ _DESIGN_DOC = """
         ``matched_pair_did``: leavers are replaced by new households (sample size constant, panel
         overlap (1 − a)^lag) or not (sample shrinks by (1 − a) per wave).
     cv_cluster_size : float
-        Coefficient of variation of the cluster sizes (Eldridge et al. 2006 correction).
+        Coefficient of variation of the clusters' weights in the estimate: their sizes, or their summed
+        survey weights (Eldridge et al. 2006 correction; a closed-form refinement for pairs).
     deff_weights : float
-        Kish design effect of the survey weights, ``1 + CV²_w`` ≥ 1 (:func:`deff_weights`).
+        Kish design effect of the survey weights within clusters, ``1 + CV²_w`` ≥ 1 (:func:`deff_weights`):
+        multiplies the household variance (weights that vary between clusters belong in
+        ``cv_cluster_size``, as the CV of the clusters' summed weights).
     comparisons_per_pair : int
         Paired designs: comparison clusters per treated cluster (alternative to ``treated_share``).
     paired : bool
