@@ -250,9 +250,6 @@ def test_did_without_persistence_doubles_the_post_only_variance():
 
 
 def test_design_effects():
-    w = np.array([1.0, 2.0, 2.0, 5.0])
-    assert pw.deff_weights(w) == pytest.approx(4 * np.sum(w**2) / np.sum(w) ** 2)
-    assert pw.deff_weights(np.ones(7)) == 1.0
     base = build_design(design="cluster_rct", clusters=30, per_cluster=20, icc=0.08)
     unequal = base.with_(cv_cluster_size=0.6)
     ratio = pw.deff_cluster_size(per_cluster=20, icc=0.08, cv_cluster_size=0.6) / pw.deff_cluster_size(

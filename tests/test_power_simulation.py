@@ -13,6 +13,7 @@ import pytest
 
 from welfare_eval import power as pw
 from welfare_eval.power.analytic import build_design
+from welfare_eval.survey import kish_deff
 
 AGREE = dict(design="matched_pair_did", clusters=10, per_cluster=8, icc=0.15, autocorr_cluster=0.5,
              autocorr_individual=0.5, pair_correlation=0.3, attrition=0.1, waves=2)
@@ -76,7 +77,7 @@ def test_simulated_design_shape():
     assert len(w0 & w1) / len(w0) == pytest.approx(0.75, abs=0.03)
     assert len(w0 & w2) / len(w0) == pytest.approx(0.75**2, abs=0.03)
     hw = d.drop_duplicates("hh")["weight"].to_numpy()
-    assert pw.deff_weights(hw) == pytest.approx(1.5, abs=0.06)
+    assert kish_deff(hw)[0] == pytest.approx(1.5, abs=0.06)
     assert d.loc[d["wave"] == 0, "y"].var() == pytest.approx(1.0, abs=0.06)
     shrink = pw.simulate_design(des.with_(replace=False), rng=3)
     assert shrink.groupby("wave").size().iloc[-1] / shrink.groupby("wave").size().iloc[0] == pytest.approx(

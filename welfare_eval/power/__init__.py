@@ -18,11 +18,12 @@ Public API
 :func:`simulate_power`
     Monte Carlo power of :func:`welfare_eval.did.estimate` with each inference method (CR1, CR2, wild,
     RI) on data simulated from the variance components (:class:`SimulationResult`).
-:func:`deff_weights`, :func:`deff_cluster_size`
-    Kish's and Eldridge's design effects.
+:func:`deff_cluster_size`
+    Eldridge's design effect of unequal cluster sizes (Kish's of unequal weights:
+    :func:`welfare_eval.survey.kish_deff`).
 """
 
-from .analytic import DESIGNS, Design, deff_cluster_size, deff_weights
+from .analytic import DESIGNS, Design, deff_cluster_size
 from .parameters import DesignParameters, ICCResult, design_parameters, icc
 from .results import (
     MDEResult,
@@ -47,7 +48,6 @@ __all__ = [
     "SampleSizeResult",
     "SimulationResult",
     "deff_cluster_size",
-    "deff_weights",
     "design_parameters",
     "icc",
     "mde",

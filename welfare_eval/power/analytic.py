@@ -65,8 +65,9 @@ Unequal cluster sizes
     1.25) and the household term by 1.125.
 Survey weights
     ``deff_weights`` multiplies the household (within-cluster) variance term: Kish's (1965) design effect
-    of unequal weights within clusters, ``1 + CV²_w = n Σw² / (Σw)²`` (:func:`deff_weights`), assuming the
-    weights are unrelated to the outcome (for ``individual_rct`` the whole variance). A weighted mean of
+    of unequal weights within clusters, ``1 + CV²_w = n Σw² / (Σw)²``, assuming the
+    weights are unrelated to the outcome (for ``individual_rct`` the whole variance); compute it with
+    :func:`welfare_eval.survey.kish_deff` (within clusters: :func:`welfare_eval.survey.kish_deff_by`). A weighted mean of
     a cluster's households carries the cluster's effect whatever the weights, so within-cluster weights
     leave the cluster term alone; weights that differ *between* clusters set the clusters' weights in the
     estimate and act like unequal cluster sizes: pass the CV of the clusters' summed weights as
@@ -104,7 +105,6 @@ __all__ = [
     "Design",
     "build_design",
     "deff_cluster_size",
-    "deff_weights",
     "multiplier",
     "power_from_ncp",
 ]
@@ -120,22 +120,6 @@ MAX_SIZE = 10**8
 # ------------------------------------------------------------------------------------------------
 # design effects
 # ------------------------------------------------------------------------------------------------
-def deff_weights(weights: Any) -> float:
-    """Kish's design effect of unequal weights, ``n Σw² / (Σw)² = 1 + CV²`` (population CV).
-
-    Raises
-    ------
-    ValueError
-        If a weight is missing, not finite or not positive.
-    """
-    w = np.asarray(weights, dtype=float).ravel()
-    if w.size == 0:
-        raise ValueError("deff_weights: no weights given")
-    if not np.isfinite(w).all() or (w <= 0).any():
-        raise ValueError("deff_weights: weights must be finite and > 0")
-    return float(w.size * np.sum(w**2) / np.sum(w) ** 2)
-
-
 def deff_cluster_size(*, per_cluster: float, icc: float, cv_cluster_size: float = 0.0) -> float:
     """Design effect of a cluster sample with unequal cluster sizes (Eldridge, Ashby & Kerry 2006).
 

@@ -43,7 +43,8 @@ from scipy import stats
 
 from .._progress import progress
 from .._results import ResultBase
-from .analytic import DESIGNS, deff_weights
+from ..survey import kish_deff_by
+from .analytic import DESIGNS
 
 __all__ = ["DesignParameters", "ICCResult", "design_parameters", "icc"]
 
@@ -518,11 +519,14 @@ def design_parameters(
     values["cv_cluster_size"] = float(n1.std(ddof=0) / n1.mean())
     if weights is not None:
         w = pd.to_numeric(base[weights], errors="coerce").to_numpy(dtype=float)
-        deff_weights(w)  # validates: finite and > 0
-        wk = pd.DataFrame({"c": base["_c"].to_numpy(), "w": w, "w2": w**2}).groupby("c").agg(
-            n=("w", "size"), s=("w", "sum"), s2=("w2", "sum"))
-        values["deff_weights"] = float(np.sum(wk["n"] * (wk["n"] * wk["s2"] / wk["s"] ** 2)) / wk["n"].sum())
-        values["cv_cluster_weight"] = float(wk["s"].std(ddof=0) / wk["s"].mean())
+        if not np.isfinite(w).all() or (w <= 0).any():
+            raise ValueError(f"weights {weights!r}: {int((~np.isfinite(w) | (w <= 0)).sum())} value(s) missing, "
+                             "non-finite or ≤ 0 at baseline; weights must be > 0")
+        wk = kish_deff_by(pd.DataFrame({"c": base["_c"].to_numpy(), "w": w}), "c", weights="w")
+        n_c = wk["n_positive"].to_numpy(dtype=float)
+        values["deff_weights"] = float(np.sum(n_c * wk["kish_deff"].to_numpy(dtype=float)) / n_c.sum())
+        tot = wk["sum_w"].to_numpy(dtype=float)
+        values["cv_cluster_weight"] = float(tot.std(ddof=0) / tot.mean())
     # bootstrap -------------------------------------------------------------------------------------------
     rng = np.random.default_rng(seed)
     boot: dict[str, list[float]] = {}

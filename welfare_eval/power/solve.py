@@ -78,7 +78,8 @@ _DESIGN_DOC = """
         Coefficient of variation of the clusters' weights in the estimate: their sizes, or their summed
         survey weights (Eldridge et al. 2006 correction; a closed-form refinement for pairs).
     deff_weights : float
-        Kish design effect of the survey weights within clusters, ``1 + CV²_w`` ≥ 1 (:func:`deff_weights`):
+        Kish design effect of the survey weights within clusters, ``1 + CV²_w`` ≥ 1
+        (:func:`welfare_eval.survey.kish_deff_by`):
         multiplies the household variance (weights that vary between clusters belong in
         ``cv_cluster_size``, as the CV of the clusters' summed weights).
     comparisons_per_pair : int
