@@ -598,6 +598,21 @@ def build_design(
     return des
 
 
+#: The keywords of :func:`build_design` that the public functions share.
+DESIGN_KEYS: tuple[str, ...] = (
+    "design", "clusters", "per_cluster", "n", "icc", "r2_cluster", "r2_individual", "treated_share", "covariates",
+    "pair_correlation", "autocorr_cluster", "autocorr_individual", "waves", "pre_waves", "attrition", "replace",
+    "cv_cluster_size", "deff_weights", "comparisons_per_pair", "paired",
+)
+
+
+def design_from(values: dict[str, Any], **override: Any) -> Design:
+    """:func:`build_design` from a public function's arguments (``locals()``), with ``override`` applied."""
+    kw = {k: values[k] for k in DESIGN_KEYS if k in values}
+    kw.update(override)
+    return build_design(**kw)
+
+
 def _same(a: Any, b: Any) -> bool:
     try:
         return bool(a == b)

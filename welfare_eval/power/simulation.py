@@ -38,7 +38,7 @@ import pandas as pd
 from scipy import stats
 
 from .._progress import progress
-from .analytic import Design, build_design, check_alpha_power, power_from_ncp
+from .analytic import Design, check_alpha_power, design_from, power_from_ncp
 from .results import SimulationResult
 
 __all__ = ["simulate_design", "simulate_power"]
@@ -212,11 +212,7 @@ def simulate_power(
         raise ValueError(f"n_sims={n_sims!r}: must be a whole number ≥ 1")
     if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
         raise ValueError(f"draws={draws!r}: must be a whole number ≥ 1")
-    des = build_design(design=design, clusters=clusters, per_cluster=per_cluster, icc=icc,
-                       treated_share=treated_share, pair_correlation=pair_correlation,
-                       autocorr_cluster=autocorr_cluster, autocorr_individual=autocorr_individual, waves=waves,
-                       pre_waves=pre_waves, attrition=attrition, replace=replace, cv_cluster_size=cv_cluster_size,
-                       deff_weights=deff_weights, comparisons_per_pair=comparisons_per_pair, paired=paired)
+    des = design_from(locals())
     methods = [inference] if isinstance(inference, str) else list(dict.fromkeys(inference))
     bad = [mm for mm in methods if mm not in SIM_METHODS]
     if bad or not methods:

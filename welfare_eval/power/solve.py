@@ -19,8 +19,8 @@ from .analytic import (
     METHODS,
     Design,
     Method,
-    build_design,
     check_alpha_power,
+    design_from,
     multiplier,
     power_from_ncp,
     root_size,
@@ -164,13 +164,7 @@ def mde(
     """
     check_alpha_power(alpha, power)
     meth = _check_method(method)
-    des = build_design(design=design, clusters=clusters, per_cluster=per_cluster, n=n, icc=icc,
-                       r2_cluster=r2_cluster, r2_individual=r2_individual, treated_share=treated_share,
-                       covariates=covariates, pair_correlation=pair_correlation,
-                       autocorr_cluster=autocorr_cluster, autocorr_individual=autocorr_individual,
-                       waves=waves, pre_waves=pre_waves, attrition=attrition, replace=replace,
-                       cv_cluster_size=cv_cluster_size, deff_weights=deff_weights,
-                       comparisons_per_pair=comparisons_per_pair, paired=paired)
+    des = design_from(locals())
     if power <= alpha and meth == "noncentral":
         raise ValueError(f"power={power} must exceed alpha={alpha}")
     m = multiplier(des.df(), alpha=alpha, power=power, two_sided=two_sided, method=meth)
@@ -227,13 +221,7 @@ def power(
     check_alpha_power(alpha)
     meth = _check_method(method)
     e = _check_effect(effect)
-    des = build_design(design=design, clusters=clusters, per_cluster=per_cluster, n=n, icc=icc,
-                       r2_cluster=r2_cluster, r2_individual=r2_individual, treated_share=treated_share,
-                       covariates=covariates, pair_correlation=pair_correlation,
-                       autocorr_cluster=autocorr_cluster, autocorr_individual=autocorr_individual,
-                       waves=waves, pre_waves=pre_waves, attrition=attrition, replace=replace,
-                       cv_cluster_size=cv_cluster_size, deff_weights=deff_weights,
-                       comparisons_per_pair=comparisons_per_pair, paired=paired)
+    des = design_from(locals())
     ncp = e / des.std_error()
     pw = power_from_ncp(ncp, des.df(), alpha, bool(two_sided))
     return PowerResult(design=des, alpha=alpha, two_sided=bool(two_sided), method=meth, effect=e, power=pw,
@@ -316,13 +304,7 @@ def sample_size(
         raise ValueError(f"power={power} must exceed alpha={alpha}")
     two = bool(two_sided)
     require = tuple(s for s in ("clusters", "per_cluster", "n") if s != solve_for)
-    base = build_design(design=design, clusters=clusters, per_cluster=per_cluster, n=n, icc=icc,
-                        r2_cluster=r2_cluster, r2_individual=r2_individual, treated_share=treated_share,
-                        covariates=covariates, pair_correlation=pair_correlation,
-                        autocorr_cluster=autocorr_cluster, autocorr_individual=autocorr_individual,
-                        waves=waves, pre_waves=pre_waves, attrition=attrition, replace=replace,
-                        cv_cluster_size=cv_cluster_size, deff_weights=deff_weights,
-                        comparisons_per_pair=comparisons_per_pair, paired=paired, require=require)
+    base = design_from(locals(), require=require)
 
     def at(k: float) -> Design:
         return base.with_(**{solve_for: float(k)})
@@ -420,16 +402,12 @@ def planning_table(
     cl = _grid(clusters, "clusters")
     pcs = _grid(per_cluster, "per_cluster")
     e = None if effect is None else _check_effect(effect)
+    args = dict(locals())
     rows = []
     first: Design | None = None
     for J in cl:
         for m in pcs:
-            d = build_design(design=design, clusters=J, per_cluster=m, icc=icc, r2_cluster=r2_cluster,
-                             r2_individual=r2_individual, treated_share=treated_share, covariates=covariates,
-                             pair_correlation=pair_correlation, autocorr_cluster=autocorr_cluster,
-                             autocorr_individual=autocorr_individual, waves=waves, pre_waves=pre_waves,
-                             attrition=attrition, replace=replace, cv_cluster_size=cv_cluster_size,
-                             deff_weights=deff_weights, comparisons_per_pair=comparisons_per_pair, paired=paired)
+            d = design_from(args, clusters=J, per_cluster=m)
             first = first or d
             se = d.std_error()
             row: dict[str, Any] = {"clusters": J, "per_cluster": m, "n_clusters": d.total_clusters,
