@@ -571,6 +571,11 @@ def design_parameters(
         rows.append({"term": term, "estimate": est_v, "ci_low": lo, "ci_high": hi, "method": method,
                      "n_obs": n_obs, "n_clusters": len(villages), "description": TERMS[term]})
     table = pd.DataFrame(rows)
+    if weights is not None:
+        notes.append("variance components are unweighted; the weights enter as deff_weights (within villages) and "
+                     "cv_cluster_weight (the villages' summed weights)")
+    if values.get("autocorr_cluster", 0.0) > 1 or values.get("autocorr_individual", 0.0) > 1:
+        notes.append("an autocorrelation estimate above 1 (sampling error): planning uses 1")
     if values.get("icc", 0.0) < 0:
         notes.append("negative ICC estimate (between-cluster variance below its sampling noise): planning uses 0")
     return DesignParameters(table, values=values, outcome=outcome, level=level, draws=draws, unit=unit_name,
