@@ -206,7 +206,8 @@ def test_admin_committee_frame_villages_equal_truth(demo: dict[str, Any]) -> Non
     fw = study.fieldwork
     a = res.tables["admin"].merge(fw.admin, on=["village_id", "year"], suffixes=("", "_t"), how="outer", indicator=True)
     assert (a["_merge"] == "both").all()
-    for c in ["members", "savings", "loans", "profit", "welfare_payout", "welfare_share", "welfare_payout_per_member"]:
+    for c in ["members", "savings", "loans", "profit", "welfare_payout", "welfare_share", "welfare_payout_per_member",
+              "fund_opening", "fund_income_other", "fund_income", "fund_closing"]:
         assert _eq(a[c], a[c + "_t"]).all(), c
     for c in [c for c in fw.admin.columns if c.startswith("alloc_")]:
         assert _eq(a[c], a[c + "_t"]).all(), c

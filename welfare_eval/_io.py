@@ -219,8 +219,15 @@ def write_excel(sheets: Mapping[str, pd.DataFrame], path: str | Path, *, index: 
     return atomic_write_bytes(path, _fix_zip_times(buf.getvalue()))
 
 
+_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
+
+
 def _fix_zip_times(data: bytes) -> bytes:
-    """Rewrite a ZIP (XLSX) with fixed member timestamps, so equal content gives equal bytes."""
+    """Rewrite a ZIP (XLSX) with fixed member timestamps, so equal content gives equal bytes.
+
+    openpyxl stamps ``docProps/core.xml`` with the time of saving (``dcterms:modified``) whatever the
+    workbook's properties say; that stamp is fixed to 2000-01-01 too.
+    """
     import zipfile
 
     src = zipfile.ZipFile(io.BytesIO(data))
@@ -230,5 +237,8 @@ def _fix_zip_times(data: bytes) -> bytes:
             zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
             zi.compress_type = zipfile.ZIP_DEFLATED
             zi.external_attr = info.external_attr
-            dst.writestr(zi, src.read(info.filename))
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                body = _MODIFIED.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", body)
+            dst.writestr(zi, body)
     return out.getvalue()

@@ -29,8 +29,9 @@ Processed tables (schemas in :mod:`welfare_eval.clean.schemas`)
                 check are missing, never guessed.
 ``benefits``    interviewed household × wave × welfare_type: received (0/1), amount (baht).
 ``admin``       savings group × C.E. year: members, savings, loans, profit, alloc_<code>, welfare_payout,
-                closing_date, welfare_share (% of profit), welfare_payout_per_member, + region, pair_id,
-                arm, treated.
+                closing_date, welfare_share (% of profit), welfare_payout_per_member, welfare fund
+                fund_opening, fund_income_other, fund_income (= alloc_welfare + other), fund_closing,
+                + region, pair_id, arm, treated.
 ``committee``   committee member × item: village_id, arm, treated, member_no, role, item, factor, score 1–5.
 
 Building blocks: :mod:`welfare_eval.clean.thai` (Thai digits, Buddhist-Era dates, baht amounts, text

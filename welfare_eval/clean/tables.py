@@ -22,7 +22,7 @@ households: typed village name against the code list (near misses reported with 
 answers only for interviewed households, coping only after a health shock, satisfaction only after
 receiving welfare, amount > 0 only if received (and received ⇒ amount > 0, a warning), head's sex
 against the title of the name, one national ID per household, sample size per village and wave
-against the design list; admin: allocations sum to the profit, closing date in the accounting year,
+against the design list; admin: allocations sum to the profit, welfare fund identity (opening + income - payouts = closing), closing date in the accounting year,
 village in the region of its sheet. Outliers: money values whose robust z (|log1p(x) − median| /
 (1.4826 MAD), positive values of the file) exceeds 5 are flagged, never deleted.
 
@@ -537,6 +537,13 @@ def build_admin(ctx: Context, parts: list[Part], villages: pd.DataFrame) -> pd.D
             bad = s.notna() & d["profit"].notna() & ((s - d["profit"]).abs() > 1.0)
             ctx.flag(p, d.loc[bad, ROW], p.raw_of("profit"), d.loc[bad, "profit"], "consistency",
                      [f"allocations sum to {a:,.0f}, profit is {b:,.0f}" for a, b in zip(s[bad], d.loc[bad, "profit"], strict=True)])
+        fund = ("fund_opening", "alloc_welfare", "fund_income_other", "welfare_payout", "fund_closing")
+        if all(c in d.columns for c in fund):
+            # welfare fund identity: opening + (welfare allocation + other income) - payouts = closing
+            gap = d["fund_opening"] + d["alloc_welfare"] + d["fund_income_other"] - d["welfare_payout"] - d["fund_closing"]
+            bad = gap.notna() & (gap.abs() > 1.0)
+            ctx.flag(p, d.loc[bad, ROW], p.raw_of("fund_closing"), d.loc[bad, "fund_closing"], "consistency",
+                     [f"fund identity off by {g:,.0f} baht (opening + income - payouts != closing)" for g in gap[bad]])
         if "closing_date" in d.columns:
             bad = d["closing_date"].notna() & (d["closing_date"].dt.year != d["year"])
             ctx.flag(p, d.loc[bad, ROW], p.raw_of("closing_date"), d.loc[bad, "closing_date"].astype(str),
@@ -557,6 +564,8 @@ def build_admin(ctx: Context, parts: list[Part], villages: pd.DataFrame) -> pd.D
     out["year"] = out["year"].astype("int64")
     if "profit" in out.columns and "alloc_welfare" in out.columns:
         out["welfare_share"] = (100.0 * out["alloc_welfare"] / out["profit"]).where(out["profit"] > 0).astype("float64")
+    if "fund_income_other" in out.columns and "alloc_welfare" in out.columns:
+        out["fund_income"] = (out["alloc_welfare"] + out["fund_income_other"]).astype("float64")
     if "welfare_payout" in out.columns and "members" in out.columns:
         out["welfare_payout_per_member"] = (out["welfare_payout"] / out["members"]).where(out["members"] > 0).astype("float64")
     out = out.drop(columns=[c for c in (*ADMIN_DROP, ROW, "_file", "_sheet") if c in out.columns])

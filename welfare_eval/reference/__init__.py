@@ -394,6 +394,13 @@ def labels() -> pd.DataFrame:
     return out
 
 
+@cache
+def _label_map() -> dict[str, tuple[str, str]]:
+    """key -> (th, en) of :func:`labels` (a dict: label lookups are frequent)."""
+    t = labels()
+    return {str(k): (str(th), str(en)) for k, th, en in zip(t["key"], t["th"], t["en"], strict=True)}
+
+
 def label(key: str, lang: Lang | Literal["both"] = "th", *, default: str | None = None) -> str:
     """The display label of ``key`` in Thai, English or ``"both"`` (``"ไทย (English)"``).
 
@@ -427,9 +434,9 @@ def _lookup(key: str, default: str | None) -> tuple[str, str]:
         if code in p.index:
             return str(p.loc[code, "province_th"]), str(p.loc[code, "province_en"])
     else:
-        tab = labels().set_index("key")
-        if key in tab.index:
-            return str(tab.loc[key, "th"]), str(tab.loc[key, "en"])
+        hit = _label_map().get(key)
+        if hit is not None:
+            return hit
     if default is not None:
         return default, default
     raise KeyError(f"no label for {key!r}; add it to welfare_eval/reference/data/labels.csv")

@@ -154,6 +154,10 @@ class FieldworkConfig:
         shock shared by the two villages of a pair, and the village × wave shock.
     defects : DefectConfig
         Defects planted in the raw exports.
+    exhausting_pilots : int
+        Pilot villages (with a savings group) whose welfare fund is planted on a path to exhaustion:
+        after the start they pay the new benefits like the other pilots but get no top-up from the
+        other community organisations, so they run down their reserve (``truth.funds``).
     """
 
     n_per_village: int = 30
@@ -169,8 +173,11 @@ class FieldworkConfig:
     sd_pair_wave: float = 0.10
     sd_village_wave: float = 0.10
     defects: DefectConfig = field(default_factory=DefectConfig)
+    exhausting_pilots: int = 2
 
     def __post_init__(self) -> None:
+        if self.exhausting_pilots < 0:
+            raise ValueError(f"FieldworkConfig.exhausting_pilots must be >= 0, got {self.exhausting_pilots}")
         if self.n_per_village < 2:
             raise ValueError(f"FieldworkConfig.n_per_village must be at least 2, got {self.n_per_village}")
         _check_rate("FieldworkConfig.attrition", self.attrition)

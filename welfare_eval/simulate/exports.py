@@ -294,7 +294,7 @@ def raw_admin(fw: Fieldwork) -> dict[int, pd.DataFrame]:
             "members": [str(int(m)) for m in g["members"]],
             "closing_date": [f"31/12/{int(y) + 543}" for y in g["year"]],
         }
-        for c in ["savings", "loans", "profit", "welfare_payout"] + [
+        for c in ["savings", "loans", "profit", "welfare_payout", "fund_opening", "fund_income_other", "fund_closing"] + [
             f"alloc_{k}" for k in r.profit_allocation()["code"]
         ]:
             src[c] = [_money_text(v) for v in g[c]]

@@ -22,6 +22,7 @@ from welfare_eval.simulate.truth import Truth
 __all__ = [
     "ADMIN_EFFECTS",
     "FACTOR_COEFFICIENTS",
+    "FUND_COLUMNS",
     "WELFARE_MODEL",
     "Fieldwork",
     "national_id_check_digit",
@@ -66,6 +67,11 @@ ADMIN_EFFECTS: dict[str, dict[int, float]] = {
     "welfare_share": {0: 3.0, 1: 5.0, 2: 7.0},
     "welfare_payout_per_member": {0: 50.0, 1: 100.0, 2: 150.0},
 }
+
+#: Welfare-fund columns of the savings-group panel (baht): the identity is
+#: ``fund_opening + fund_income - welfare_payout = fund_closing`` with
+#: ``fund_income = alloc_welfare + fund_income_other``.
+FUND_COLUMNS: tuple[str, ...] = ("fund_opening", "fund_income_other", "fund_income", "fund_closing")
 
 #: Default profit-allocation shares (percent) of a savings group, by reference code.
 BASE_ALLOCATION: dict[str, float] = {
@@ -471,7 +477,7 @@ def simulate_fieldwork(
     hh = _typed(hh)
 
     benefits = _benefits(hh)
-    admin = _admin_panel(seed, vil, cfg)
+    admin, fund_truth = _admin_panel(seed, vil, cfg)
     committee, loadings = _committee(seed, vil, fs, cfg)
     event = _event_effects(cfg)
     v_eff = _village_effects(po, subset, vi, treated, lam, vids, fs, mult)
@@ -489,6 +495,7 @@ def simulate_fieldwork(
         pilot_probabilities=pd.DataFrame(),
         defects=pd.DataFrame(),
         config={"fieldwork": _cfg_dict(cfg)},
+        funds=fund_truth,
     )
     villages = vil.copy()
     villages["n_sampled"] = np.minimum(cfg.n_per_village, N)
@@ -786,8 +793,9 @@ def _event_effects(cfg: FieldworkConfig) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _admin_panel(seed: int, vil: pd.DataFrame, cfg: FieldworkConfig) -> pd.DataFrame:
-    """Yearly savings-group records from ``start_year - 8`` (or the founding year) to ``start_year + 2``."""
+def _admin_panel(seed: int, vil: pd.DataFrame, cfg: FieldworkConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Yearly savings-group records from ``start_year - 8`` (or the founding year) to ``start_year + 2``,
+    and the welfare fund's planted truth (one row per village with a savings group)."""
     rng = stream(seed, "fieldwork.admin")
     years = np.arange(cfg.start_year - 8, cfg.start_year + 3)
     ny = years.size
@@ -801,7 +809,8 @@ def _admin_panel(seed: int, vil: pd.DataFrame, cfg: FieldworkConfig) -> pd.DataF
     growth = rng.normal(0.06, 0.02, nv)
     mem_growth = rng.normal(0.03, 0.01, nv)
     base_w = np.clip(rng.normal(10.0, 2.0, nv), 3.0, 20.0)
-    base_ppm = np.clip(rng.normal(150.0, 30.0, nv), 50.0, None)
+    # drawn to keep the order of this stream; the payout level c_v is set by the welfare fund below
+    rng.normal(150.0, 30.0, nv)
     loan_ratio = rng.uniform(0.6, 0.9, (nv, ny))
     interest = rng.normal(0.06, 0.01, (nv, ny))
     noise_share = rng.normal(0, 1.0, (nv, ny))
@@ -824,14 +833,6 @@ def _admin_panel(seed: int, vil: pd.DataFrame, cfg: FieldworkConfig) -> pd.DataF
         + d * (eff_share[None, :] + slope * e[None, :])
     )
     share = np.clip(share, 0.5, 60.0)
-    ppm = (
-        base_ppm[:, None]
-        + 5.0 * e[None, :]
-        + pair_pay
-        + noise_pay
-        + d * (eff_pay[None, :] + 10.0 * slope * e[None, :])
-    )
-    ppm = np.maximum(ppm, 0.0)
     m0 = vil["sg_members"].to_numpy(dtype=float)[:, None]
     s0 = vil["sg_savings"].to_numpy(dtype=float)[:, None]
     dt = (years - frame_year)[None, :]
@@ -840,7 +841,14 @@ def _admin_panel(seed: int, vil: pd.DataFrame, cfg: FieldworkConfig) -> pd.DataF
     loans = np.round(savings * loan_ratio, -2)
     profit = np.round(loans * np.maximum(interest, 0.01))
     founded = frame_year - vil["sg_age"].to_numpy()
+    w_alloc = np.round(profit * share / 100.0)  # the savings group's welfare allocation (baht)
+    trend_pay = 5.0 * e[None, :] + d * (eff_pay[None, :] + 10.0 * slope * e[None, :])
+    fund = _fund_parameters(seed, vil, e, members, w_alloc, founded, years, trend_pay, cfg)
+    ppm = fund["c"][:, None] + trend_pay + pair_pay + noise_pay
+    ppm = np.maximum(ppm, 0.0)
+    expected_ppm = fund["expected_ppm"]
     rows = []
+    fund_rows = []
     for j in range(nv):
         if vil["has_savings_group"].iloc[j] != 1:
             continue
@@ -859,7 +867,7 @@ def _admin_panel(seed: int, vil: pd.DataFrame, cfg: FieldworkConfig) -> pd.DataF
                 "profit": profit[j, keep],
             }
         )
-        w_amt = np.round(profit[j, keep] * share[j, keep] / 100.0)
+        w_amt = w_alloc[j, keep]
         rest = profit[j, keep] - w_amt
         other = np.round(rest[:, None] * dir_other[j][None, :])
         other[:, 0] += rest - other.sum(axis=1)  # rounding remainder to administration: sums exactly
@@ -867,9 +875,31 @@ def _admin_panel(seed: int, vil: pd.DataFrame, cfg: FieldworkConfig) -> pd.DataF
             df[f"alloc_{c}"] = other[:, k]
         df["alloc_welfare"] = w_amt
         df["welfare_share"] = 100.0 * w_amt / profit[j, keep]
-        df["welfare_payout"] = np.round(ppm[j, keep] * members[j, keep])
+        desired = np.round(ppm[j, keep] * members[j, keep])
+        expected = expected_ppm[j, keep] * members[j, keep]
+        bal = _fund_balances(j, fund, e[keep], w_amt, members[j, keep], desired, expected)
+        df["welfare_payout"] = bal["payout"]
         df["welfare_payout_per_member"] = df["welfare_payout"] / df["members"]
+        df["fund_opening"] = bal["opening"]
+        df["fund_income_other"] = bal["other"]
+        df["fund_income"] = w_amt + bal["other"]
+        df["fund_closing"] = bal["closing"]
         rows.append(df)
+        gap = float(expected[-1] - (w_amt[-1] + bal["other"][-1]))
+        fund_rows.append(
+            {
+                "village_id": vil["village_id"].iloc[j],
+                "arm": vil["arm"].iloc[j],
+                "planted_exhaustion": bool(fund["planted"][j]),
+                "kappa": float(fund["kappa"][j]),
+                "payout_level": float(fund["c"][j]),
+                "expected_payout_last": float(expected[-1]),
+                "income_last": float(w_amt[-1] + bal["other"][-1]),
+                "closing_last": float(bal["closing"][-1]),
+                "years_to_exhaustion": float(bal["closing"][-1] / gap) if gap > 0 else float("inf"),
+                "capped_years": int(np.sum(bal["payout"] < desired)),
+            }
+        )
     cols = ["alloc_" + c for c in r.profit_allocation()["code"]]
     if not rows:  # no study village has a savings group
         lead = [
@@ -883,14 +913,148 @@ def _admin_panel(seed: int, vil: pd.DataFrame, cfg: FieldworkConfig) -> pd.DataF
             "savings",
             "loans",
         ]
-        tail = ["profit", "welfare_share", "welfare_payout", "welfare_payout_per_member"]
-        return pd.DataFrame(columns=[*lead, "profit", *cols, *tail[1:]])
+        tail = ["profit", "welfare_share", "welfare_payout", "welfare_payout_per_member", *FUND_COLUMNS]
+        return pd.DataFrame(columns=[*lead, "profit", *cols, *tail[1:]]), pd.DataFrame(columns=_FUND_TRUTH)
     out = pd.concat(rows, ignore_index=True)
     lead = [c for c in out.columns if not c.startswith("alloc_")]
     out = out[lead[:10] + cols + lead[10:]]
     out["village_id"] = out["village_id"].astype("string")
     out["arm"] = out["arm"].astype("string")
-    return out
+    ft = pd.DataFrame(fund_rows, columns=_FUND_TRUTH)
+    ft["village_id"] = ft["village_id"].astype("string")
+    ft["arm"] = ft["arm"].astype("string")
+    return out, ft
+
+
+_FUND_TRUTH = (
+    "village_id",
+    "arm",
+    "planted_exhaustion",
+    "kappa",
+    "payout_level",
+    "expected_payout_last",
+    "income_last",
+    "closing_last",
+    "years_to_exhaustion",
+    "capped_years",
+)
+
+
+def _fund_parameters(
+    seed: int,
+    vil: pd.DataFrame,
+    e: np.ndarray,
+    members: np.ndarray,
+    w_alloc: np.ndarray,
+    founded: np.ndarray,
+    years: np.ndarray,
+    trend_pay: np.ndarray,
+    cfg: FieldworkConfig,
+) -> dict[str, np.ndarray]:
+    """Village parameters of the welfare fund (stream ``fieldwork.fund``; see :mod:`welfare_eval.simulate`).
+
+    Returns arrays over villages: ``kappa`` (target payout / income ratio), ``c`` (payout level per
+    member), ``contribution`` (members' contributions, baht per member and year), ``opening_years``
+    (opening balance in years of income), ``reserve_end`` (planted villages' last closing balance as
+    a share of the last payout), ``planted`` (0/1) and ``treated``; and ``expected_ppm`` (villages ×
+    years, the expected payout per member without noise).
+    """
+    rng = stream(seed, "fieldwork.fund")
+    nv = len(vil)
+    kappa = rng.uniform(0.70, 0.85, nv)
+    opening_years = rng.uniform(1.0, 2.5, nv)
+    reserve_end = rng.uniform(0.5, 0.8, nv)
+    order = rng.permutation(nv)
+    treated = vil["treated"].to_numpy(dtype=int)
+    exists: np.ndarray = np.asarray(years[None, :] >= founded[:, None])
+    pre: np.ndarray = np.asarray(exists & (e[None, :] < 0))
+    has_pre = np.asarray(pre.any(axis=1), dtype=bool)
+    pre = np.asarray(np.where(has_pre[:, None], pre, exists))
+    apm = w_alloc / members
+    a_bar = np.array([float(apm[j, pre[j]].mean()) if pre[j].any() else 0.0 for j in range(nv)])
+    # payout level: pre-period payouts about kappa x the savings group's welfare allocation per member
+    # (mean pre-period event time is -4.5, so the common trend 5e averages -22.5); at least 90 baht so
+    # that the trend and noise rarely push a payout below zero
+    c = np.maximum(kappa * a_bar + 22.5, 90.0)
+    expected_ppm = np.maximum(c[:, None] + trend_pay, 0.0)
+    # members' contributions per member: the expected shortfall per member at the end of the village's
+    # own years (pilots: before the start) -- expected payout / kappa less the mean allocation of the
+    # last three -- so that the fund keeps pace with the payouts' trend
+    contribution = np.zeros(nv)
+    shortfall = np.zeros(nv)
+    for j in range(nv):
+        own = np.flatnonzero(exists[j] & ((e < 0) if treated[j] else np.ones_like(e, dtype=bool)))
+        if own.size == 0:
+            continue
+        last = own[-3:]
+        contribution[j] = max(0.0, expected_ppm[j, own[-1]] / kappa[j] - float(apm[j, last].mean()))
+        # share of the last year's expected payout that allocation + contributions leave uncovered
+        tail = np.flatnonzero(exists[j])[-3:]
+        cover = float(apm[j, tail].mean()) + contribution[j]
+        shortfall[j] = 1.0 - cover / max(float(expected_ppm[j, -1]), 1e-9)
+    planted = np.zeros(nv, dtype=int)
+    eligible = [
+        int(j)
+        for j in order
+        if treated[int(j)] == 1 and vil["has_savings_group"].iloc[int(j)] == 1 and shortfall[int(j)] >= 0.2
+    ]
+    for j in eligible[: cfg.exhausting_pilots]:
+        planted[j] = 1
+    return {
+        "kappa": kappa,
+        "c": c,
+        "contribution": contribution,
+        "opening_years": opening_years,
+        "reserve_end": reserve_end,
+        "planted": planted,
+        "treated": treated,
+        "expected_ppm": expected_ppm,
+    }
+
+
+def _fund_balances(
+    j: int,
+    fund: dict[str, np.ndarray],
+    e: np.ndarray,
+    alloc: np.ndarray,
+    members: np.ndarray,
+    desired: np.ndarray,
+    expected: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """One village's welfare fund: other income, opening balance, payouts and closing balance.
+
+    Other income is the members' contributions and, for pilots that are not planted, from the start
+    year the welfare allocation of the community fund management institution, which tops the fund's
+    income up to the expected payout / kappa. The first opening balance is the larger of
+    ``opening_years`` x the first year's income and what keeps every closing balance at or above three
+    months of payouts (planted pilots: exactly what leaves ``reserve_end`` x the last payout at the
+    end). Payouts never exceed opening balance + income (the fund identity).
+    """
+    kappa = float(fund["kappa"][j])
+    planted = bool(fund["planted"][j])
+    other = float(fund["contribution"][j]) * members
+    if fund["treated"][j] and not planted:
+        need = np.maximum(expected / kappa - alloc, 0.0)
+        other = np.where(e >= 0, np.maximum(other, need), other)
+    other = np.round(other)
+    income = alloc + other
+    cum = np.cumsum(income - desired)
+    margin = 0.25 * desired
+    if planted:
+        margin = margin.copy()
+        margin[-1] = float(fund["reserve_end"][j]) * desired[-1]
+        opening0 = float(np.ceil(max(0.0, float(np.max(margin - cum)))))
+    else:
+        opening0 = float(max(np.round(fund["opening_years"][j] * income[0]), np.ceil(np.max(margin - cum))))
+    n = e.size
+    opening, payout, closing = np.zeros(n), np.zeros(n), np.zeros(n)
+    bal = opening0
+    for t in range(n):
+        opening[t] = bal
+        payout[t] = min(desired[t], bal + income[t])
+        bal = bal + income[t] - payout[t]
+        closing[t] = bal
+    return {"opening": opening, "other": other, "payout": payout, "closing": closing}
 
 
 def _committee(

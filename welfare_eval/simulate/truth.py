@@ -69,6 +69,13 @@ class Truth(ResultBase):
         ``column``, ``original``, ``planted``, ``detail``.
     config : dict
         The configurations used.
+    funds : DataFrame
+        The welfare fund of each village with a savings group: ``planted_exhaustion`` (the pilots
+        planted on a path to exhaustion), ``kappa`` (target payout / income), ``payout_level``
+        (c_v), the last year's ``expected_payout_last``, ``income_last`` and ``closing_last``,
+        ``years_to_exhaustion`` if income and expected payouts stayed at their last-year level
+        (``inf`` when income covers them) and ``capped_years`` (years whose payout the fund could
+        not cover in full; 0 in the default study).
     """
 
     seed: int
@@ -84,6 +91,7 @@ class Truth(ResultBase):
     pilot_probabilities: pd.DataFrame
     defects: pd.DataFrame
     config: dict[str, Any] = field(default_factory=dict)
+    funds: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     title = "Planted truths of the simulated study"
 
@@ -127,6 +135,7 @@ class Truth(ResultBase):
             "defects": _records(self.defects),
             "defect_counts": _records(self.defect_counts()),
             "config": self.config,
+            "funds": _records(self.funds),
         }
 
     def to_json(self) -> str:
