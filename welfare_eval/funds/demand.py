@@ -233,6 +233,7 @@ def demand_from_history(
     *,
     periods_per_year: int = 4,
     rules: pd.DataFrame | None = None,
+    amount: str = "rule",
 ) -> pd.DataFrame:
     """Yearly demand from the cases paid in a recent window (e.g. the last four quarters).
 
@@ -246,8 +247,11 @@ def demand_from_history(
         Number of periods in a year (4 for quarterly records): cases and amounts are summed over
         the window and scaled to a year by ``periods_per_year / number of periods`` of the village.
     rules : DataFrame, optional
-        Benefit rules; when given, the yearly cost per case is the rule's (amount × basis factor)
-        instead of the average paid per case, and types not offered any more are dropped.
+        Benefit rules: types not offered any more are dropped and, with ``amount="rule"``, the yearly
+        cost per case is the rule's (amount × basis factor).
+    amount : {"rule", "paid"}
+        Cost per case when ``rules`` are given: the rule's amount, or the average actually paid per
+        case in the window (when payments per case vary, e.g. reimbursements up to the rule's amount).
 
     Returns
     -------
@@ -270,10 +274,13 @@ def demand_from_history(
     g["cases"] = g["cases"].astype(float) * scale
     with np.errstate(divide="ignore", invalid="ignore"):
         g["amount"] = np.where(g["cases"] > 0, g["paid"] * scale / g["cases"], 0.0)
+    if amount not in ("rule", "paid"):
+        raise ValueError(f"amount must be 'rule' or 'paid', got {amount!r}")
     if rules is not None:
         r = _rules(rules)[["village_id", "welfare_type", "annual_amount"]]
         g = g.merge(r, on=["village_id", "welfare_type"], how="inner")
-        g["amount"] = g["annual_amount"]
+        if amount == "rule":
+            g["amount"] = g["annual_amount"]
     return g[["village_id", "welfare_type", "cases", "amount"]].reset_index(drop=True)
 
 

@@ -255,6 +255,7 @@ def project_funds(
     exhausted_probability: float = 0.5,
     group: str | None = None,
     quantiles: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95),
+    random_cases: bool = True,
 ) -> FundProjection:
     """Project every village's welfare fund ``horizon`` years ahead (see the module docstring).
 
@@ -280,6 +281,12 @@ def project_funds(
         Probability from which a fund is reported ``exhausted``.
     group : str, optional
         Column of ``funds`` carried into the results (e.g. ``arm``).
+    quantiles : sequence of float
+        Quantiles of the balance bands.
+    random_cases : bool
+        Draw cases from the Poisson distribution (default); ``False`` uses the expected cases, so
+        that with ``profit_growth_sd=0`` the projection is deterministic (a check, or a "central"
+        path).
     """
     sc = scenario or Scenario()
     if horizon < 1:
@@ -341,7 +348,7 @@ def project_funds(
     starts = range(0, draws, chunk)
     for s0 in progress(starts, desc="fund projection", total=len(starts)):
         m = min(chunk, draws - s0)
-        cases = rng.poisson(np.broadcast_to(lam, (m, nv, nk, H)))
+        cases = rng.poisson(np.broadcast_to(lam, (m, nv, nk, H))) if random_cases else np.broadcast_to(lam, (m, nv, nk, H))
         pay = np.einsum("dvkt,vk->dvt", cases, amt) * index[None, None, :]
         g = np.exp(mu + sc.profit_growth_sd * rng.standard_normal((m, nv, H)))
         prof = p0[None, :, None] * np.cumprod(g, axis=2) * shock[None, None, :]

@@ -900,10 +900,13 @@ def _where(sheets: Mapping[int, Any], sec: str, col: str) -> tuple[str, str]:
 
 def _cross_checks(content: FormContent, sheets: Mapping[int, Any], err: _Errors, warn: _Errors,
                   rules: FormRules) -> None:
-    t = content.sections
+    """Rules between cells (plain Python over the records: the tables of one form are small)."""
     period: Period = content.header["period"]
-    listed = t["villages"]
-    if listed.empty:
+    T: dict[str, list[dict[str, Any]]] = {
+        k: [{str(c): x for c, x in rec.items()} for rec in df.to_dict("records")] for k, df in content.sections.items()
+    }
+    listed = T["villages"]
+    if not listed:
         sh, col = _where(sheets, "villages", "village")
         err.add(sh, DATA_START, col, "", "no village is listed; list every reporting village with its phase")
         return
@@ -911,44 +914,51 @@ def _cross_checks(content: FormContent, sheets: Mapping[int, Any], err: _Errors,
     for sec in SECTIONS:
         if not sec.key:
             continue
-        df = t[sec.code]
-        dup = df[df.duplicated(list(sec.key), keep="first")]
-        for r in dup.to_dict("records"):
-            sh, col = _where(sheets, sec.code, sec.key[-1])
-            err.add(sh, r["row"], col, r[sec.key[-1]], f"duplicate row for {', '.join(sec.key)} (an earlier row has the same)")
-    vill = set(listed["village"])
+        seen: set[tuple[Any, ...]] = set()
+        for r in T[sec.code]:
+            k = tuple(_canon(r[c]) for c in sec.key)
+            if k in seen:
+                sh, col = _where(sheets, sec.code, sec.key[-1])
+                err.add(sh, r["row"], col, r[sec.key[-1]],
+                        f"duplicate row for {', '.join(sec.key)} (an earlier row has the same)")
+            seen.add(k)
+    vill = {r["village"] for r in listed}
     for sec in SECTIONS[1:]:
-        df = t[sec.code]
-        for r in df[~df["village"].isin(vill)].to_dict("records"):
-            sh, col = _where(sheets, sec.code, "village")
-            err.add(sh, r["row"], col, r["village"], "village is not listed on sheet 2 (village status)")
+        for r in T[sec.code]:
+            if r["village"] not in vill:
+                sh, col = _where(sheets, sec.code, "village")
+                err.add(sh, r["row"], col, r["village"], "village is not listed on sheet 2 (village status)")
     # workshops within the quarter; committee <= participants
-    for r in t["workshops"].to_dict("records"):
+    for r in T["workshops"]:
         if r["held_on"] is not None and not period.contains(r["held_on"]):
             sh, col = _where(sheets, "workshops", "held_on")
             err.add(sh, r["row"], col, r["held_on"], f"date is outside the reporting quarter {period} "
                     f"({period.start}–{period.end})")
         cm = r.get("committee_members")
-        if cm is not None and r["participants"] is not None and cm > r["participants"]:
+        if _has(cm) and _has(r["participants"]) and cm > r["participants"]:
             sh, col = _where(sheets, "workshops", "committee_members")
             err.add(sh, r["row"], col, cm, "more committee members than participants")
     # rules
     offered: dict[tuple[str, str], bool] = {}
-    for r in t["rules"].to_dict("records"):
+    for r in T["rules"]:
         offered[(r["village"], r["welfare_type"])] = bool(r["offered"])
-        if r["offered"] and r.get("benefit_amount") is None:
+        if r["offered"] and not _has(r.get("benefit_amount")):
             sh, col = _where(sheets, "rules", "benefit_amount")
             err.add(sh, r["row"], col, "", "an offered welfare type needs its benefit amount")
-        lo, hi = r.get("min_age"), r.get("max_age")
-        if lo is not None and hi is not None and lo > hi:
+        lo: Any = r.get("min_age")
+        hi: Any = r.get("max_age")
+        if _has(lo) and _has(hi) and lo > hi:
             sh, col = _where(sheets, "rules", "max_age")
             err.add(sh, r["row"], col, hi, f"maximum age {hi} is below the minimum age {lo}")
-        if r.get("launched_on") is not None and r["launched_on"] > period.end:
+        if _has(r.get("launched_on")) and r["launched_on"] > period.end:
             sh, col = _where(sheets, "rules", "launched_on")
             err.add(sh, r["row"], col, r["launched_on"], f"launch date is after the reporting quarter {period}")
     # payouts
-    for r in t["payouts"].to_dict("records"):
-        if r["amount"] is not None and r["amount"] > 0 and (r["cases"] or 0) == 0:
+    paid: dict[str, float] = {}
+    for r in T["payouts"]:
+        if _has(r["amount"]):
+            paid[r["village"]] = paid.get(r["village"], 0.0) + float(r["amount"])
+        if _has(r["amount"]) and r["amount"] > 0 and (r["cases"] or 0) == 0:
             sh, col = _where(sheets, "payouts", "cases")
             err.add(sh, r["row"], col, r["cases"], "an amount was paid but the number of cases is 0")
         if r["cases"] and not offered.get((r["village"], r["welfare_type"]), False):
@@ -956,52 +966,55 @@ def _cross_checks(content: FormContent, sheets: Mapping[int, Any], err: _Errors,
             err.add(sh, r["row"], col, r["welfare_type"],
                     "payouts for a welfare type that sheet 4 does not list as offered")
     # profit: the accounting year just closed or the current one
-    for r in t["profit"].to_dict("records"):
+    prof: dict[tuple[Any, Any, Any], Any] = {}
+    for r in T["profit"]:
         fy = r["fiscal_year"]
-        if fy is not None and not period.year - 1 <= fy <= period.year:
+        if _has(fy) and not period.year - 1 <= fy <= period.year:
             sh, col = _where(sheets, "profit", "fiscal_year")
             err.add(sh, r["row"], col, fy, f"accounting year {fy} C.E. is neither {period.year - 1} nor {period.year}")
-    # allocation: a profit row; shares summing to 100
-    prof = {(r["village"], r["organisation"], r["fiscal_year"]): r["profit"] for r in t["profit"].to_dict("records")}
-    alloc = t["allocation"]
+        prof[(r["village"], r["organisation"], fy)] = r["profit"]
+    # allocation: a profit row; shares summing to 100; no allocation of a loss
+    groups: dict[tuple[Any, Any, Any], list[dict[str, Any]]] = {}
     amounts: list[float | None] = []
-    for r in alloc.to_dict("records"):
+    for r in T["allocation"]:
         key = (r["village"], r["organisation"], r["fiscal_year"])
+        groups.setdefault(key, []).append(r)
+        pr: Any = prof.get(key)
         if key not in prof:
             sh, col = _where(sheets, "allocation", "organisation")
             err.add(sh, r["row"], col, r["organisation"],
                     "no net profit on sheet 7 for this village, organisation and accounting year")
             amounts.append(None)
-        else:
-            amounts.append(round(prof[key] * r["share"] / 100.0, 2) if r["share"] is not None else None)
-    alloc = alloc.assign(amount=pd.array(amounts, dtype="Float64").astype("float64"))
-    t["allocation"] = alloc
-    if not alloc.empty:
-        for (v, o, fy), g in alloc.groupby(["village", "organisation", "fiscal_year"], sort=True):
-            total = float(g["share"].sum())
-            sh, col = _where(sheets, "allocation", "share")
-            rows = f"rows {int(g['row'].min())}–{int(g['row'].max())}"
-            msg = f"shares of village {v}, {o}, year {fy} sum to {total:g}% ({rows})"
-            if abs(total - 100.0) > rules.share_tolerance + 1e-9:
-                err.add(sh, int(g["row"].min()), col, f"{total:g}",
-                        f"{msg}; they must sum to 100 ± {rules.share_tolerance:g}")
-            elif abs(total - 100.0) > 1e-9:
-                warn.add(sh, int(g["row"].min()), col, f"{total:g}",
-                         f"{msg}; accepted (within 100 ± {rules.share_tolerance:g})")
-        for r in alloc.to_dict("records"):
-            if prof.get((r["village"], r["organisation"], r["fiscal_year"]), 0) < 0 and r["share"]:
+        elif _has(pr) and _has(r["share"]):
+            amounts.append(round(float(pr) * float(r["share"]) / 100.0, 2))
+            if pr < 0 and r["share"]:
                 sh, col = _where(sheets, "allocation", "share")
                 err.add(sh, r["row"], col, r["share"], "a loss (negative profit) cannot be allocated")
+        else:
+            amounts.append(None)
+    content.sections["allocation"] = content.sections["allocation"].assign(
+        amount=pd.array(amounts, dtype="Float64").astype("float64")
+    )
+    for (v, o, fy), g in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        total = round(sum(float(r["share"]) for r in g if _has(r["share"])), 6)
+        rows = [int(r["row"]) for r in g]
+        sh, col = _where(sheets, "allocation", "share")
+        msg = f"shares of village {v}, {o}, year {fy} sum to {total:g}% (rows {min(rows)}–{max(rows)})"
+        if abs(total - 100.0) > rules.share_tolerance + 1e-9:
+            err.add(sh, min(rows), col, f"{total:g}", f"{msg}; they must sum to 100 ± {rules.share_tolerance:g}")
+        elif abs(total - 100.0) > 1e-9:
+            warn.add(sh, min(rows), col, f"{total:g}", f"{msg}; accepted (within 100 ± {rules.share_tolerance:g})")
     # fund: one row per village, identity, payouts equal to sheet 6
-    fund = t["fund"]
-    paid = t["payouts"].groupby("village")["amount"].sum() if not t["payouts"].empty else pd.Series(dtype=float)
-    for v in sorted(vill - set(fund["village"])):
-        sh, col = _where(sheets, "fund", "village")
-        row = int(listed.loc[listed["village"] == v, "row"].iloc[0])
-        err.add(sh, None, col, v, f"no fund balance row for village {v} (listed on sheet 2, row {row})")
+    fund = T["fund"]
+    with_fund = {r["village"] for r in fund}
+    for r in listed:
+        if r["village"] not in with_fund:
+            sh, col = _where(sheets, "fund", "village")
+            err.add(sh, None, col, r["village"],
+                    f"no fund balance row for village {r['village']} (listed on sheet 2, row {r['row']})")
     tol = rules.balance_tolerance
-    for r in fund.to_dict("records"):
-        if None in (r["opening"], r["income"], r["payouts"], r["closing"]):
+    for r in fund:
+        if not all(_has(r[c]) for c in ("opening", "income", "payouts", "closing")):
             continue
         gap = r["opening"] + r["income"] - r["payouts"] - r["closing"]
         if abs(gap) > tol + 1e-9:
@@ -1009,11 +1022,18 @@ def _cross_checks(content: FormContent, sheets: Mapping[int, Any], err: _Errors,
             err.add(sh, r["row"], col, r["closing"],
                     f"opening + income − payouts = {r['opening'] + r['income'] - r['payouts']:,.2f}, "
                     f"not the closing balance {r['closing']:,.2f} (difference {gap:,.2f} baht)")
-        s6 = float(paid.get(r["village"], 0.0))
+        s6 = paid.get(r["village"], 0.0)
         if abs(r["payouts"] - s6) > tol + 1e-9:
             sh, col = _where(sheets, "fund", "payouts")
             err.add(sh, r["row"], col, r["payouts"],
                     f"payouts {r['payouts']:,.2f} differ from the sum on sheet 6 ({s6:,.2f} baht)")
+
+
+def _has(v: Any) -> bool:
+    """Not None / NaN / NA."""
+    if v is None or v is pd.NA:
+        return False
+    return not (isinstance(v, float) and math.isnan(v))
 
 
 def group_rejections(frames: list[pd.DataFrame]) -> pd.DataFrame:

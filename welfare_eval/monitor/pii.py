@@ -119,6 +119,8 @@ def _numbers(text: str) -> list[PIISpan]:
                 continue
             j, kind = best
             start = chain[i][0] - (1 if plus else 0)
+            if start > 0 and text[start - 1] == "(":  # (081) 234-5678
+                start -= 1
             out.append(PIISpan(kind, start, chain[j][1], text[start : chain[j][1]]))
             i = j + 1
     return out
@@ -198,8 +200,8 @@ def scrub_text(text: object, *, known_names: Iterable[str] = ()) -> str:
 
     Examples
     --------
-    >>> scrub_text("คุณสมศรี มีสุข โทร 081 234 5678 บัตร 1-1017-00203-45-1")
-    '[name] โทร [phone] บัตร [national-id]'
+    >>> scrub_text("คุณสมศรี มีสุข โทร 081 234 5678 บัตร 1-1017-00203-45-0")
+    'คุณ[name] โทร [phone] บัตร [national-id]'
     """
     if text is None:
         return ""

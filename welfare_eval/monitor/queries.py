@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -105,19 +106,23 @@ def _frame(db: MonitorDB, q: Any, columns: list[str]) -> pd.DataFrame:
     so SQLite and PostgreSQL give identical frames."""
     with db.engine.connect() as conn:
         rows = conn.execute(q).all()
+    types = [c.type for c in q.selected_columns]
     df = pd.DataFrame.from_records([tuple(r) for r in rows], columns=columns)
-    for c in df.columns:
-        vals = [v for v in df[c].tolist() if v is not None and not (isinstance(v, float) and pd.isna(v))]
-        if not vals:
-            continue
-        if all(isinstance(v, bool) for v in vals):
-            df[c] = pd.array([None if v is None else bool(v) for v in df[c].tolist()], dtype="boolean")
-        elif all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
-            df[c] = pd.array([None if v is None or (isinstance(v, float) and pd.isna(v)) else int(v)
-                              for v in df[c].tolist()], dtype="Int64")
-        elif all(isinstance(v, int | float) and not isinstance(v, bool) for v in vals):
-            df[c] = df[c].astype("float64")
+    for c, typ in zip(columns, types, strict=True):
+        vals = df[c].tolist()
+        if isinstance(typ, sa.Boolean):
+            df[c] = pd.array([None if _null(v) else bool(v) for v in vals], dtype="boolean")
+        elif isinstance(typ, sa.Numeric) and not isinstance(typ, sa.Integer):
+            df[c] = pd.array([np.nan if _null(v) else float(v) for v in vals], dtype="float64")
+        elif isinstance(typ, sa.Integer):
+            df[c] = pd.array([None if _null(v) else int(v) for v in vals], dtype="Int64")
+        elif isinstance(typ, sa.String | sa.Text):
+            df[c] = pd.array([None if _null(v) else str(v) for v in vals], dtype="string")
     return df
+
+
+def _null(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v))
 
 
 def _add_period(df: pd.DataFrame) -> pd.DataFrame:

@@ -81,6 +81,8 @@ class MonitoringConfig:
         Share of regions that write the period in the Buddhist Era.
     share_rounding, late_regions, corrected, duplicates, rejected, missing : int
         Numbers of forms (regions for ``late_regions``) with each defect.
+    regions : tuple of int, optional
+        Only these inspection regions (default all; a smaller set makes quick tests).
     """
 
     first_year: int | None = None
@@ -93,6 +95,7 @@ class MonitoringConfig:
     duplicates: int = 1
     rejected: int = 1
     missing: int = 1
+    regions: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.be_share <= 1:
@@ -190,6 +193,8 @@ def simulate_monitoring(study: Study, *, seed: int | None = None, config: Monito
     admin = fw.admin
     vil = fw.villages[fw.villages["arm"] == "pilot"].sort_values("region", kind="mergesort")
     vil = vil[vil["village_id"].isin(admin["village_id"])]
+    if cfg.regions is not None:
+        vil = vil[vil["region"].astype(int).isin([int(x) for x in cfg.regions])]
     if vil.empty:
         raise ValueError("simulate_monitoring: no pilot village has savings-group records")
     have = admin.groupby("village_id")["year"].agg(["min", "max"])
