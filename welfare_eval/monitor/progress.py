@@ -392,7 +392,7 @@ def _sarabun() -> tuple[str, Path | None]:
 
 def _svg(fig: Any) -> str:
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     text = buf.getvalue()
     start = text.find("<svg")
     return text[start:]
@@ -413,7 +413,7 @@ def _figures(tt: pd.DataFrame) -> dict[str, str]:
     x = np.arange(len(tt))
     labels = [f"{p[5]}/{p[:4]}" for p in tt["period_be"]]
     with plt.rc_context(rc):  # type: ignore[arg-type]
-        fig, ax = plt.subplots(figsize=(7.5, 3.2))
+        fig, ax = plt.subplots(figsize=(7.5, 3.4), layout="constrained")
         ax.plot(x, tt["fund_closing"] / 1e6, color="#1565c0", marker="o", lw=2, label=ref.label("progress.fig_balance"))
         ax.bar(x, tt["fund_payouts"] / 1e6, color="#90caf9", label=ref.label("progress.fig_payouts"))
         ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=8)
@@ -422,7 +422,7 @@ def _figures(tt: pd.DataFrame) -> dict[str, str]:
         ax.set_title(ref.label("progress.fig_fund"), fontsize=11)
         out["fund"] = _svg(fig)
         plt.close(fig)
-        fig, ax = plt.subplots(figsize=(7.5, 3.2))
+        fig, ax = plt.subplots(figsize=(7.5, 3.4), layout="constrained")
         ax.bar(x, tt["welfare_fund_households"], color="#a5d6a7", label=ref.label("progress.fig_households"))
         ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=8)
         ax2 = ax.twinx()
