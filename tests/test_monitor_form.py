@@ -189,6 +189,12 @@ def test_blank_form_has_dropdowns(tmp_path: Path) -> None:
     assert got is None and {"reporting office is empty"} <= set(rej["reason"])
 
 
+@pytest.fixture(scope="module")
+def base_form(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A valid filled form, written once (tests copy it before editing)."""
+    return write_form(tmp_path_factory.mktemp("form") / "base.xlsx", region=1, villages=VILLAGES, content=filled())
+
+
 def _edit(path: Path, sheet_no: int, cell: str, value: object) -> None:
     from openpyxl import load_workbook
 
@@ -211,9 +217,11 @@ def _edit(path: Path, sheet_no: int, cell: str, value: object) -> None:
         (6, "B5", "disaster", "B (welfare_type)", "not list as offered"),
     ],
 )
-def test_one_bad_cell_rejects_the_form_and_is_named(tmp_path: Path, sheet: int, cell: str, value: object,
-                                                    column: str, reason: str) -> None:
-    p = write_form(tmp_path / "f.xlsx", region=1, villages=VILLAGES, content=filled())
+def test_one_bad_cell_rejects_the_form_and_is_named(base_form: Path, tmp_path: Path, sheet: int, cell: str,
+                                                    value: object, column: str, reason: str) -> None:
+    import shutil
+
+    p = Path(shutil.copy(base_form, tmp_path / "f.xlsx"))
     _edit(p, sheet, cell, value)
     got, rej, _ = read_form(p)
     assert got is None
@@ -236,8 +244,10 @@ def test_share_tolerance_is_stated(tmp_path: Path) -> None:
     assert got is None and "100 ± 0.1" in rej["reason"].iloc[0] and rej["row"].iloc[0] == 5
 
 
-def test_thai_digits_baht_and_be_dates_are_read(tmp_path: Path) -> None:
-    p = write_form(tmp_path / "f.xlsx", region=1, villages=VILLAGES, content=filled())
+def test_thai_digits_baht_and_be_dates_are_read(base_form: Path, tmp_path: Path) -> None:
+    import shutil
+
+    p = Path(shutil.copy(base_form, tmp_path / "f.xlsx"))
     _edit(p, 6, "D5", "๒,๐๐๐ บาท")
     _edit(p, 3, "C5", "21/07/2569")
     _edit(p, 1, "C5", "Q3/2026")

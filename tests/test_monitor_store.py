@@ -192,8 +192,9 @@ def test_one_bad_cell_rejects_the_whole_form(backend: str, stores: dict[str, Any
     r = res.rejections.iloc[0]
     assert (r["sheet"].split(" ")[0], r["row"], r["column"]) == ("5", 6, "C (members)")
     assert _counts(db) == before
-    out = res.to_csv(tmp_path / "rej.csv")
-    assert out.exists()
+    back = pd.read_csv(res.write_report(tmp_path / "rej.csv"), encoding="utf-8-sig")
+    assert list(back.columns) == ["file", "sheet", "row", "column", "value", "reason"] and len(back) == 1
+    assert res.write_report(tmp_path / "rej.xlsx").exists()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -143,6 +143,11 @@ class ImportResult(ResultBase):
     def notes(self) -> list[str]:
         return [f"{r['sheet']} row {r['row']} {r['column']}: {r['reason']}" for r in self.rejections.to_dict("records")]
 
+    def write_report(self, path: str | Path) -> Path:
+        """Write this file's rejection report: CSV (rejections) or XLSX (sheets ``file``, ``rejections``,
+        ``warnings``), chosen by the suffix; text cells are formula-neutralised."""
+        return ImportBatch([self]).write_report(path)
+
 
 @dataclass
 class ImportBatch(ResultBase):
