@@ -90,7 +90,9 @@ def stores(demo: dict[str, Any], pg_server: Any, tmp_path_factory: pytest.TempPa
         url = _new_url(backend, folder, pg_server)
         db = M.MonitorDB.open(url)
         db.register_villages(demo["mon"].villages)
-        batch = M.import_forms(db, demo["folder"], received_on=demo["mon"].received_on(), rules=RULES)
+        receipts = M.read_receipts(demo["folder"] / "receipts.csv")
+        assert receipts == demo["mon"].received_on()
+        batch = M.import_forms(db, demo["folder"], received_on=receipts, rules=RULES)
         out[backend] = {"db": db, "url": url, "batch": batch}
     return out
 
@@ -467,3 +469,20 @@ def test_planted_exhausting_villages_are_flagged_from_the_store(stores: dict[str
     assert sorted(t.index[t["status"] == "exhausted"]) == sorted(demo["planted"])
     assert (t["p_exhausted"].drop(demo["planted"]) < 0.5).all()
     assert (t.loc[demo["planted"], "sustainable_scale"] < 1).all()
+
+
+def test_forms_of_years_before_the_start_are_valid(demo: dict[str, Any], tmp_path: Path) -> None:
+    """The simulator's forms of a year before the pilot start (phase 'before') pass every check."""
+    from welfare_eval.simulate.monitoring import MonitoringConfig, simulate_monitoring, write_monitoring_forms
+
+    start = int(demo["study"].truth.start_year)
+    cfg = MonitoringConfig(first_year=start - 2, last_year=start - 2, regions=(1,), corrected=0, duplicates=0,
+                           rejected=0, missing=0, share_rounding=0, late_regions=0)
+    mon = simulate_monitoring(demo["study"], config=cfg)
+    write_monitoring_forms(mon, tmp_path)
+    db = M.MonitorDB.open(tmp_path / "m.sqlite")
+    db.register_villages(mon.villages)
+    b = M.import_forms(db, tmp_path, received_on=M.read_receipts(tmp_path / "receipts.csv"),
+                       rules=M.IntakeRules(first_period=f"{start - 2}Q1"))
+    assert b.counts()["accepted"] == 4, b.rejections().to_string()
+    assert set(Q.current(db, "village_period")["phase"]) == {"before"}

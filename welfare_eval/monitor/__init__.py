@@ -33,7 +33,14 @@ from __future__ import annotations
 
 from welfare_eval.monitor.db import MonitorDB, current_revision, open_engine, upgrade
 from welfare_eval.monitor.form import FormContent, FormRules, blank_content, read_form, write_form
-from welfare_eval.monitor.intake import ImportBatch, ImportResult, IntakeRules, import_form, import_forms
+from welfare_eval.monitor.intake import (
+    ImportBatch,
+    ImportResult,
+    IntakeRules,
+    import_form,
+    import_forms,
+    read_receipts,
+)
 from welfare_eval.monitor.periods import Period, PeriodError, parse_period, period_range
 from welfare_eval.monitor.pii import find_pii, scrub_text
 from welfare_eval.monitor.progress import ProgressReport, Thresholds, build_progress_report
@@ -73,6 +80,7 @@ __all__ = [
     "parse_period",
     "period_range",
     "read_form",
+    "read_receipts",
     "resolve_as_of",
     "scrub_text",
     "submission_status",

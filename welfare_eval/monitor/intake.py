@@ -48,7 +48,7 @@ from welfare_eval.monitor.form import (
 )
 from welfare_eval.monitor.periods import Period, parse_period
 
-__all__ = ["ImportBatch", "ImportResult", "IntakeRules", "import_form", "import_forms"]
+__all__ = ["ImportBatch", "ImportResult", "IntakeRules", "import_form", "import_forms", "read_receipts"]
 
 STATUSES = ("accepted", "correction", "duplicate_file", "duplicate_content", "rejected")
 
@@ -469,6 +469,38 @@ def _previous_closing(conn: Connection, village: str, per: Period) -> float | No
         return None
     v = conn.execute(sa.select(S.fund_balance.c.closing).where(S.fund_balance.c.village_period_id == cur["id"])).first()
     return None if v is None else float(v[0])
+
+
+def read_receipts(path: str | Path) -> dict[str, _dt.date]:
+    """Read a log of receipt dates (CSV with ``file`` and ``received_on``, ISO dates or B.E. dd/mm/yyyy)
+    into the mapping :func:`import_forms` takes.
+
+    Raises
+    ------
+    ValueError
+        Naming the row when a column is missing, a date is not a date or a file appears twice.
+    """
+    from welfare_eval.clean.thai import ThaiParseError, parse_be_date
+
+    p = Path(path)
+    df = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    miss = {"file", "received_on"} - set(df.columns)
+    if miss:
+        raise ValueError(f"{p}: receipts need the columns file and received_on (missing {sorted(miss)})")
+    out: dict[str, _dt.date] = {}
+    for i, r in enumerate(df.to_dict("records"), start=2):
+        name = str(r["file"]).strip()
+        try:
+            d = _dt.date.fromisoformat(str(r["received_on"]).strip())
+        except ValueError:
+            try:
+                d = parse_be_date(r["received_on"], era="auto")
+            except ThaiParseError as exc:
+                raise ValueError(f"{p} row {i}: received_on {r['received_on']!r} is not a date ({exc})") from None
+        if name in out:
+            raise ValueError(f"{p} row {i}: file {name} appears twice")
+        out[name] = d
+    return out
 
 
 def import_forms(

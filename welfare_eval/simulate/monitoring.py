@@ -253,7 +253,7 @@ def simulate_monitoring(study: Study, *, seed: int | None = None, config: Monito
             S["rules"] = pd.DataFrame(
                 [{"village": v, "welfare_type": k, "offered": True,
                   "launched_on": Period.from_index(Period(y0, 1).index + launch_idx[k]).start if launch_idx[k] else
-                  _dt.date(start, 1, 1),
+                  _dt.date(min(y0, start), 1, 1),
                   "benefit_amount": amounts[k], "benefit_basis": "case", "eligibility": None,
                   "waiting_months": waiting[k], "min_age": 60 if k == "elderly" else None, "max_age": None}
                  for k in offered]
@@ -456,10 +456,12 @@ def _broken_identity(c: FormContent) -> FormContent:
     return w
 
 
-def write_monitoring_forms(monitoring: Monitoring, folder: str | Path) -> list[Path]:
+def write_monitoring_forms(monitoring: Monitoring, folder: str | Path, *, receipts: bool = True) -> list[Path]:
     """Write every delivered form of ``monitoring`` into ``folder`` (filled forms in the intake format).
 
-    Duplicates are byte-identical copies. Returns the paths in delivery order.
+    Duplicates are byte-identical copies. With ``receipts`` the department's log of receipt dates is
+    written beside them as ``receipts.csv`` (``file``, ``received_on``; read it with
+    :func:`welfare_eval.monitor.read_receipts`). Returns the form paths in delivery order.
     """
     from welfare_eval.monitor.form import write_form
 
@@ -478,4 +480,10 @@ def write_monitoring_forms(monitoring: Monitoring, folder: str | Path) -> list[P
             write_form(path, region=int(d["region"]), villages=vil[vil["region"] == int(d["region"])], content=c)
         written[key] = path
         out.append(path)
+    if receipts:
+        from welfare_eval._io import write_csv
+
+        log = monitoring.deliveries[["file", "received_on"]].copy()
+        log["received_on"] = [d.isoformat() for d in log["received_on"]]
+        write_csv(log, folder / "receipts.csv")
     return out
