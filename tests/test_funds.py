@@ -12,6 +12,7 @@ import pytest
 from scipy import stats
 
 import welfare_eval.funds as F
+from welfare_eval._results import check_vocabulary
 
 
 # --------------------------------------------------------------------------------------------------
@@ -55,6 +56,8 @@ def test_fund_indicators_by_hand() -> None:
     assert g.loc[("pilot", 2021), "n_paying_over_allocation"] == 1
     assert g.loc[("comparison", 2021), "n_identity_violations"] == 1
     assert "holds within 1 baht in 4" in res.notes()[0]
+    check_vocabulary(res.tidy())
+    check_vocabulary(res.by_group())
     res.plot()
 
 
@@ -202,6 +205,7 @@ def test_stress_scenarios_make_things_worse() -> None:
     assert w.loc["v", "disaster"] > w.loc["v", "baseline"]
     assert (w["profit_shock"] >= w["baseline"]).all()
     assert len(st.tidy()) == 8
+    check_vocabulary(st.tidy())
     st.plot()
     st.projections["baseline"].plot()
 

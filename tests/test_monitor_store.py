@@ -36,21 +36,30 @@ BACKENDS = ("sqlite", "postgresql")
 # --------------------------------------------------------------------------------------------------
 # Fixtures
 # --------------------------------------------------------------------------------------------------
+_PG_REASON: list[str] = []
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[pg_cluster.Cluster | None]:
-    cl, _reason = pg_cluster.start()
+    cl, reason = pg_cluster.start()
     if cl is None:
+        _PG_REASON.append(reason)
         yield None
         return
     yield cl
     cl.stop()
 
 
+def _skip_pg() -> None:
+    why = _PG_REASON[0] if _PG_REASON else "no PostgreSQL server"
+    pytest.skip(f"PostgreSQL case skipped: {why} (set WELFARE_EVAL_TEST_PG_URL or install postgresql)")
+
+
 def _new_url(backend: str, folder: Path, server: pg_cluster.Cluster | None) -> str:
     if backend == "sqlite":
         return str(folder / f"monitor_{uuid.uuid4().hex[:8]}.sqlite")
     if server is None:
-        pytest.skip("no PostgreSQL server: set WELFARE_EVAL_TEST_PG_URL or install postgresql (initdb, pg_ctl)")
+        _skip_pg()
     name = f"wetest_{uuid.uuid4().hex[:10]}"
     eng = sa.create_engine(server.url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
     with eng.connect() as c:
@@ -99,7 +108,7 @@ def stores(demo: dict[str, Any], pg_server: Any, tmp_path_factory: pytest.TempPa
 
 def _store(stores: dict[str, Any], backend: str) -> dict[str, Any]:
     if backend not in stores:
-        pytest.skip("no PostgreSQL server: set WELFARE_EVAL_TEST_PG_URL or install postgresql (initdb, pg_ctl)")
+        _skip_pg()
     return stores[backend]  # type: ignore[no-any-return]
 
 

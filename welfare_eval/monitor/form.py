@@ -38,7 +38,7 @@ import datetime as _dt
 import io
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -1045,6 +1045,3 @@ def group_rejections(frames: list[pd.DataFrame]) -> pd.DataFrame:
         return df
     return pd.concat(frames, ignore_index=True)
 
-
-#: A function mapping a form path to its date of receipt.
-ReceivedOn = Callable[[Path], _dt.date]

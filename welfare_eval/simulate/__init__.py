@@ -14,7 +14,7 @@ Everything follows from one integer ``seed``. Each component draws from its own 
 ``fieldwork.village_effects``, ``fieldwork.pair_shocks``, ``fieldwork.population``,
 ``fieldwork.outcomes``, ``fieldwork.sample``, ``fieldwork.response``, ``fieldwork.pii``,
 ``fieldwork.submission``, ``fieldwork.satisfaction``, ``fieldwork.admin``, ``fieldwork.committee``,
-``defects``, ``defects.workbook``), so changing one component leaves the others' numbers unchanged. The same seed gives
+``defects``, ``defects.workbook``, ``fieldwork.fund``, ``monitoring``), so changing one component leaves the others' numbers unchanged. The same seed gives
 byte-identical raw files.
 
 1. Frame (one row per candidate village v in region g)
@@ -106,6 +106,18 @@ w_v + 0.2 e + pair×year N(0, 0.8²) + N(0, 1) + D_v (θ_e + δ e), w_v = clip(N
 N(0, 20²) + D_v (θ'_e + 10 δ e), θ' = (50, 100, 150) baht; δ = 0 unless
 ``violate_parallel_trends`` (δ = ``pretrend_slope``). The rest of profit is split over the other six
 allocation categories by a village-specific Dirichlet mix (allocations sum exactly to profit).
+
+Welfare fund (stream ``fieldwork.fund``; ``truth.funds``): the payout level per member is
+c_v = max(κ_v Ā_v + 22.5, 90) (Ā_v the village's pre-period welfare allocation per member, κ_v ~ U(0.70, 0.85),
+absorbed by the village effects, so the planted event-time effects are unchanged). Income = the welfare
+allocation + other income: members' contributions ν_v × members (ν_v covers the expected shortfall
+E[payout]/κ_v − allocation at the end of the village's own years) and, for pilots from the start year, the
+community fund management institution's allocation topping income up to E[payout]/κ_v. Two pilots whose
+allocation + contributions leave ≥ 20 % of the last expected payout uncovered (``exhausting_pilots``) get
+no top-up: they run down their reserve. The opening balance of the first year is the larger of U(1, 2.5)
+years of income and what keeps every closing balance at three months of payouts or more (planted pilots:
+what leaves U(0.5, 0.8) of the last payout at the end). Payouts never exceed opening balance + income, and
+opening + allocation + other income − payouts = closing in every village-year.
 
 Committee: 5–15 members per village rate the 36 items (3 per factor):
 score = clip(round(3.3 + b_j + l_j (f_vk + halo_m) + ε), 1, 5), b_j ~ N(0, 0.25²), l_j ~ U(0.7, 1.0),
