@@ -232,7 +232,8 @@ def build_progress_report(
     assert d is not None
     status = Q.submission_status(db, through=per, as_of=d, due_days=due_days, first=first_period)
     vill = db.villages()
-    expected = vill[vill["first_year"].notna()].copy()
+    starts = vill["first_year"].astype("Float64") * 4 + vill["first_quarter"].astype("Float64") - 1
+    expected = vill[starts.notna() & (starts <= per.index)].copy()  # villages due to report by the period
     pan = Q.panel(db, as_of=d, through=per)
     rules_all = Q.current(db, "welfare_rule", as_of=d, through=per)
     work = Q.current(db, "workshop", as_of=d, through=per)
