@@ -45,7 +45,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     study = simulate.simulate_study(seed=SEED)
     raw = base / "raw"
     simulate.write_raw_exports(study, raw)
-    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in raw.iterdir()}
+    before = {p.relative_to(raw): (p.read_bytes(), p.stat().st_mtime_ns) for p in raw.rglob("*") if p.is_file()}
     res = clean_all(raw, base / "processed", key="demo")
     return {"study": study, "raw": raw, "out": base / "processed", "res": res, "before": before}
 
@@ -289,7 +289,7 @@ def test_no_pii_in_processed(demo: dict[str, Any]) -> None:
 
 def test_raw_dir_untouched_and_manifest(demo: dict[str, Any]) -> None:
     raw, before = demo["raw"], demo["before"]
-    now = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in raw.iterdir()}
+    now = {p.relative_to(raw): (p.read_bytes(), p.stat().st_mtime_ns) for p in raw.rglob("*") if p.is_file()}
     assert now == before
     m = demo["res"].manifest
     enc = {i["file"]: i["encoding"] for i in m["inputs"]}

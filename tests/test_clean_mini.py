@@ -16,6 +16,11 @@ survey_baseline.csv (cp874, CRLF)
 survey_endline.csv (UTF-8 with BOM; the savings column is renamed savings_el: harmonised by the codebook)
   2  14010101-001 (panel household) savings "2,000"
   3  14010102-009 zero-width space in the name, savings "฿750.50"
+  4  16020301-001 (panel household) savings "3,000"
+  5  16020302-001 (panel household) savings 500
+corrections/corrections.csv
+  2  keep baseline row 7 (the resubmission of rows 6/7 is settled by a person: conflicting duplicates
+     are never resolved silently), guarded by the row's key
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ def test_mini_ledger(mini: CleanResult) -> None:
         "frame.csv": (5, 5, 0, 0),
         "villages.csv": (4, 4, 0, 0),
         "survey_baseline.csv": (8, 5, 2, 1),
-        "survey_endline.csv": (2, 2, 0, 0),
+        "survey_endline.csv": (4, 4, 0, 0),
     }
     got = {f: tuple(int(x) for x in t.loc[f, ["read", "kept", "merged", "rejected"]]) for f in t.index}
     assert got == want
@@ -69,15 +74,14 @@ def test_mini_checks(mini: CleanResult) -> None:
             ("survey_baseline.csv", 8, "whitespace"),
             ("survey_baseline.csv", 9, "type"),
             ("survey_endline.csv", 0, "sample_size"),  # 14010101: 1 of 2
-            ("survey_endline.csv", 0, "sample_size"),  # 16020301: 0 of 2
-            ("survey_endline.csv", 0, "sample_size"),  # 16020302: 0 of 1
+            ("survey_endline.csv", 0, "sample_size"),  # 16020301: 1 of 2
             ("survey_endline.csv", 3, "currency_text"),
             ("survey_endline.csv", 3, "zero_width"),
         ]
     )
     assert got == want
     conflict = c[c["rule"] == "duplicate_conflict"].iloc[0]
-    assert conflict["column"] == "cid,savings_bl"
+    assert conflict["column"] == "cid,savings_bl" and "corrections.csv row 2" in conflict["message"]
     assert (c.loc[c["column"].isin(["cid", "name"]), "value"] == "<pii>").all()
     assert sorted(c.loc[c["rule"] == "village_code", "action"]) == ["rejected", "set_missing"]
 
@@ -87,7 +91,7 @@ def test_mini_tables(mini: CleanResult) -> None:
     ids = ["14010101-001", "14010101-002", "16020301-001", "14010102-001", "16020302-001", "14010102-009"]
     pid = dict(zip(ids, pseudonymize(ids, key), strict=True))
     h = mini.tables["households"].assign(wave=lambda d: d["wave"].astype(str)).set_index(["hh_id", "wave"])
-    assert len(h) == 7
+    assert len(h) == 9
     sav = {
         ("14010101-001", "baseline"): 1500.0,
         ("14010101-002", "baseline"): None,
@@ -96,12 +100,15 @@ def test_mini_tables(mini: CleanResult) -> None:
         ("16020302-001", "baseline"): None,
         ("14010101-001", "endline"): 2000.0,
         ("14010102-009", "endline"): 750.5,
+        ("16020301-001", "endline"): 3000.0,
+        ("16020302-001", "endline"): 500.0,
     }
     for (raw_id, w), x in sav.items():
         v = h.loc[(pid[raw_id], w), "savings"]
         assert (pd.isna(v) if x is None else v == x), (raw_id, w)
     assert h.loc[(pid["14010101-001"], "endline"), "panel"] == 1
     assert h.loc[(pid["14010102-009"], "endline"), "panel"] == 0
+    assert h.loc[(pid["16020302-001"], "endline"), "panel"] == 1
     assert h.loc[(pid["14010101-002"], "baseline"), "status"] == "refused"
     assert h.loc[(pid["14010101-001"], "baseline"), "interview_date"] == pd.Timestamp("2023-01-15")
     assert h.loc[(pid["14010102-001"], "baseline"), "interview_date"] == pd.Timestamp("2023-01-18")
@@ -116,7 +123,7 @@ def test_mini_tables(mini: CleanResult) -> None:
         "comparison", 1, 150, 2]
     assert {"head_name", "national_id", "phone", "village_name"}.isdisjoint(h.columns)
     b = mini.tables["benefits"]
-    assert len(b) == 6 and set(b["welfare_type"]) == {"illness"}
+    assert len(b) == 8 and set(b["welfare_type"]) == {"illness"}
     amt = dict(zip(zip(b["hh_id"], b["wave"].astype(str), strict=True), b["amount"], strict=True))
     assert amt[(pid["14010102-001"], "baseline")] == 300.0  # inconsistent with "not received": flagged, kept
     assert amt[(pid["14010102-009"], "endline")] == 1000.0

@@ -114,7 +114,8 @@ def test_exports_identical_in_a_fresh_process(raw_dir: Path, tmp_path: Path) -> 
         "from welfare_eval.simulate import simulate_study, write_raw_exports\n"
         "d = pathlib.Path(sys.argv[1])\n"
         "write_raw_exports(simulate_study(seed=2568), d)\n"
-        "for p in sorted(d.iterdir()): print(p.name, hashlib.sha256(p.read_bytes()).hexdigest())\n"
+        "for p in sorted(q for q in d.rglob('*') if q.is_file()):\n"
+        "    print(p.relative_to(d).as_posix(), hashlib.sha256(p.read_bytes()).hexdigest())\n"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run(
@@ -410,12 +411,17 @@ def test_any_study_size() -> None:
 # raw exports
 # --------------------------------------------------------------------------------------------------
 def test_export_files_and_codebook(raw_dir: Path, study) -> None:
-    assert sorted(p.name for p in raw_dir.iterdir()) == sorted(RAW_FILES)
+    assert sorted(p.relative_to(raw_dir).as_posix() for p in raw_dir.rglob("*") if p.is_file()) == sorted(RAW_FILES)
     cb = _read_raw_csv(raw_dir / "codebook.csv")
     assert list(cb.columns) == [
         "source", "raw_name", "name", "table", "type", "unit", "allowed", "min", "max",
-        "missing_codes", "label_th", "label_en", "waves", "pii",
+        "missing_codes", "label_th", "label_en", "waves", "pii", "key",
     ]  # fmt: skip
+    keys = cb.loc[cb["key"] == "yes"].groupby("source")["name"].agg(list).to_dict()
+    assert keys["household_survey_*.csv"] == ["village_id", "hh_id"] and keys["study_villages.csv"] == ["village_id"]
+    corr = _read_raw_csv(raw_dir / "corrections" / "corrections.csv")
+    planted = study.truth.defects[study.truth.defects["defect"] == "changed_resubmission"]
+    assert sorted(corr["submission"]) == sorted(planted["uuid"]) and set(corr["action"]) == {"keep"}
     pd.testing.assert_frame_equal(cb, codebook().astype(str), check_dtype=False)
     assert set(cb.loc[cb["pii"] == "yes", "name"]) == {"head_name", "national_id", "phone"}
     assert (raw_dir / "cdd_village_frame.csv").read_bytes().startswith(b"\xef\xbb\xbf")

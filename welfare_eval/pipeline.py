@@ -134,12 +134,18 @@ class Paths:
 
 
 def raw_exports(raw: Path) -> list[Path]:
-    """The export files in the raw folder (everything but README/dotfiles; sub-folders are not exports)."""
+    """The export files in the raw folder and its ``corrections/`` folder (everything but README/dotfiles)."""
     if not raw.is_dir():
         return []
-    return sorted(
-        p for p in raw.iterdir() if p.is_file() and p.name not in _NOT_EXPORTS and not p.name.startswith(".")
-    )
+    found = [p for p in raw.iterdir() if p.is_file() and p.name not in _NOT_EXPORTS and not p.name.startswith(".")]
+    corr = raw / "corrections"
+    if corr.is_dir():
+        found += [p for p in corr.iterdir() if p.is_file() and p.name not in _NOT_EXPORTS and not p.name.startswith(".")]
+    return sorted(found)
+
+
+def _rel(raw: Path, p: Path) -> str:
+    return p.relative_to(raw).as_posix()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -183,7 +189,7 @@ def simulate(paths: Paths, *, seed: int | None = None, force: bool = False, plan
     if existing:
         record = _read_generation(paths)
         for p in existing:
-            if record.get(p.name) != sha256_file(p):
+            if record.get(_rel(paths.raw, p)) != sha256_file(p):
                 raise FileExistsError(
                     f"{p}: not a file welfare_eval generated (or it was changed since); refusing to "
                     "overwrite it. Move your own exports elsewhere or simulate into another --raw folder"
@@ -193,7 +199,7 @@ def simulate(paths: Paths, *, seed: int | None = None, force: bool = False, plan
     files = write_raw_exports(study, paths.raw, overwrite=bool(existing))
     paths.simulation.mkdir(parents=True, exist_ok=True)
     write_truth(study.truth, paths.simulation / "truth.json")
-    gen = {"seed": seed, "files": {p.name: sha256_file(p) for p in sorted(files)}}
+    gen = {"seed": seed, "files": {_rel(paths.raw, p): sha256_file(p) for p in sorted(files)}}
     atomic_write_text(paths.simulation / _GENERATION, json_dumps(gen))
     paths.say(f"  wrote {len(files)} raw files")
     return files
@@ -218,7 +224,7 @@ def simulation_record(paths: Paths) -> dict[str, Any] | None:
         return None
     rec: dict[str, Any] = json.loads(p.read_text("utf-8"))
     files = rec.get("files", {})
-    present = {q.name for q in raw_exports(paths.raw)}
+    present = {_rel(paths.raw, q) for q in raw_exports(paths.raw)}
     if present != set(files):
         return None
     if any(sha256_file(paths.raw / n) != h for n, h in files.items()):
@@ -292,8 +298,10 @@ def analyze(paths: Paths, *, seed: int | None = None, plan: Any = None) -> dict[
     ``results/analysis.json`` records the seed, the plan (as data, with its SHA-256 and source) and the
     region scheme, for the report's provenance.
     """
+    from welfare_eval.clean import verify_processed
     from welfare_eval.study import analyze_study
 
+    verify_processed(paths.processed, paths.raw)  # refuses missing, changed or stale processed data
     the_plan = project_plan(paths, plan)
     if seed is not None:
         the_plan = the_plan.replace(seed=int(seed))
@@ -412,6 +420,9 @@ def report(paths: Paths, *, engine: str = "auto", lang: str = "th") -> Path:
     src = paths.report_source
     if not src.is_file():
         raise FileNotFoundError(f"{src}: report source not found")
+    from welfare_eval.clean import verify_processed
+
+    verify_processed(paths.processed, paths.raw)  # refuses missing, changed or stale processed data
     data = report_data(paths)
     out = paths.reports / REPORT_FILES[lang]
     paths.say(f"rendering {src.name} ({lang}) …")

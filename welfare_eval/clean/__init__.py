@@ -42,7 +42,8 @@ normalisation, title prefixes, village names), :func:`read_table` (encoding dete
 from __future__ import annotations
 
 from welfare_eval.clean.codebook import Codebook, read_codebook
-from welfare_eval.clean.core import TABLES, CleanResult, clean_all, find_pii
+from welfare_eval.clean.core import DUPLICATES_REPORT, TABLES, CleanResult, clean_all
+from welfare_eval.clean.corrections import read_corrections
 from welfare_eval.clean.ids import (
     KEY_ENV,
     PseudonymKey,
@@ -52,6 +53,7 @@ from welfare_eval.clean.ids import (
     pseudonymize,
 )
 from welfare_eval.clean.io import CleaningError, RawTable, detect_encoding, read_table
+from welfare_eval.clean.pii import find_pii, mask_text, pii_kind
 from welfare_eval.clean.schemas import schemas, validate_table
 from welfare_eval.clean.thai import (
     ThaiParseError,
@@ -64,8 +66,10 @@ from welfare_eval.clean.thai import (
     split_title,
     thai_to_arabic_digits,
 )
+from welfare_eval.clean.write import StaleDataError, verify_processed
 
 __all__ = [
+    "DUPLICATES_REPORT",
     "KEY_ENV",
     "TABLES",
     "CleanResult",
@@ -73,11 +77,13 @@ __all__ = [
     "Codebook",
     "PseudonymKey",
     "RawTable",
+    "StaleDataError",
     "ThaiParseError",
     "clean_all",
     "detect_encoding",
     "find_pii",
     "load_key",
+    "mask_text",
     "match_village_names",
     "national_id_check_digit",
     "national_id_problem",
@@ -86,11 +92,14 @@ __all__ = [
     "parse_be_date",
     "parse_be_year",
     "parse_be_year_month",
+    "pii_kind",
     "pseudonymize",
     "read_codebook",
+    "read_corrections",
     "read_table",
     "schemas",
     "split_title",
     "thai_to_arabic_digits",
     "validate_table",
+    "verify_processed",
 ]

@@ -16,6 +16,7 @@ import pandas as pd
 
 from welfare_eval.clean.checks import CheckLog
 from welfare_eval.clean.ids import national_id_problem
+from welfare_eval.clean.pii import pii_kind
 from welfare_eval.clean.thai import (
     CE_RANGE,
     Era,
@@ -33,7 +34,7 @@ from welfare_eval.reference import VillageCodeError, validate_village_code
 
 __all__ = ["ROW", "Converted", "apply_codebook", "convert_cell"]
 
-#: Name of the column holding the raw row number (header = 1, first data row = 2).
+#: Name of the column holding the raw row number (the spreadsheet's: header = 1, first data row = 2).
 ROW = "_row"
 _ZW = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _TRUE = {"1", "yes", "y", "true", "t"}
@@ -41,6 +42,8 @@ _FALSE = {"0", "no", "n", "false", "f"}
 _PHONE_RE = re.compile(r"(?:\+66|0)\d{8,9}")
 _THAI_DIGIT = re.compile("[\u0e50-\u0e59]")
 _NUMERIC = frozenset({"int", "float", "money", "year"})
+#: Types holding personal data by definition (dropped before the processed tables; not scanned).
+_PII_TYPES = frozenset({"national_id", "phone", "person_name", "text"})
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,11 @@ def convert_cell(raw: str, entry: dict[str, Any]) -> Converted:
         if s:
             return Converted(None, "missing_code", f"missing-value code {s} set to missing", "set_missing", "info")
         return Converted(None)
+    if typ not in _PII_TYPES and not entry.get("is_pii", False):
+        kind = pii_kind(s)
+        if kind is not None:
+            return Converted(None, "pii_in_value", f"the value holds a {kind}; set missing (personal data never reaches "
+                             "the processed tables)", "set_missing")
     amap: dict[str, str] = entry["allowed_map"]
     lo, hi = float(entry["min_"]), float(entry["max_"])
     try:
@@ -186,6 +194,7 @@ def apply_codebook(
     file: str,
     sheet: str = "",
     log: CheckLog,
+    rows: list[int] | None = None,
 ) -> pd.DataFrame:
     """Rename and convert the columns of ``data`` listed in ``entries`` (codebook rows of the file).
 
@@ -193,9 +202,15 @@ def apply_codebook(
     ``zero_width`` / ``whitespace`` with action ``normalized``). Columns of type ``person_name``
     also give a non-personal title column (mr/mrs/miss/boy/girl; ``head_name`` → ``head_title``) before
     the name is dropped
-    downstream. The result has the column :data:`ROW` with the raw row numbers.
+    downstream. Any other cell holding a national ID or a phone number
+    (:func:`~welfare_eval.clean.pii.pii_kind`) is set missing (rule ``pii_in_value``). The result has
+    the column :data:`ROW` with the raw row numbers: ``rows`` (the spreadsheet rows of ``data``'s rows,
+    as :attr:`~welfare_eval.clean.io.RawTable.rows`), by default 2, 3, ...
     """
-    out: dict[str, Any] = {ROW: pd.array(range(2, len(data) + 2), dtype="int64")}
+    row_numbers = [int(r) for r in rows] if rows is not None else list(range(2, len(data) + 2))
+    if len(row_numbers) != len(data):
+        raise ValueError(f"rows has {len(row_numbers)} numbers for {len(data)} rows")
+    out: dict[str, Any] = {ROW: pd.array(row_numbers, dtype="int64")}
     currency = currency_tokens()
     for rec in entries.to_dict("records"):
         entry = {str(k): v for k, v in rec.items()}
@@ -204,8 +219,7 @@ def apply_codebook(
         col = data[raw_name].astype("string").fillna("")
         cache: dict[str, Converted] = {}
         values: list[Any] = []
-        for i, cell in enumerate(col.tolist()):
-            row = i + 2
+        for row, cell in zip(row_numbers, col.tolist(), strict=True):
             if cell and typ not in ("national_id", "phone"):
                 if _ZW.search(cell):
                     log.add(file, sheet, row, raw_name, cell, "zero_width", "zero-width character removed",

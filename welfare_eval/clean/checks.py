@@ -2,13 +2,21 @@
 
 Checks report (one row per failure, in the spirit of IPA's high-frequency checks): ``file``,
 ``sheet`` (workbooks; empty for CSV), ``row`` (the row number a spreadsheet shows: header = 1, first
-data row = 2; 0 for a check about a whole file or village), ``column`` (raw column name),
-``value`` (``<pii>`` for personal data), ``rule``, ``severity`` (``error``/``warning``/``info``),
-``action`` (``rejected``, ``merged``, ``set_missing``, ``normalized``, ``flagged``, ``recoded``,
-``dropped_column``) and ``message``.
+data row = 2, blank rows counted; 0 for a check about a whole file, table or village), ``column`` (raw
+column name), ``value``, ``rule``, ``severity`` (``error``/``warning``/``info``), ``action``
+(``rejected``, ``merged``, ``set_missing``, ``normalized``, ``flagged``, ``recoded``, ``corrected``,
+``skipped``, ``dropped_column``) and ``message``.
 
-Ledger (every raw row accounted for, per file): ``file``, ``sheet``, ``row``, ``status`` (``kept``,
-``merged`` or ``rejected``), ``reason`` and ``merged_into`` (the kept row a duplicate was merged into).
+Nothing personal is written: the value of a column the codebook marks as personal data is replaced by
+``<pii>`` (and so is that value wherever the message quotes it); any other value or message holding a
+national ID or a phone number in any layout is masked the same way (:mod:`welfare_eval.clean.pii`);
+values longer than :data:`~welfare_eval.clean.pii.MAX_LOGGED` characters are cut, with a note in the
+message.
+
+Ledger (every raw row accounted for, per file): ``file``, ``sheet``, ``row`` (spreadsheet row),
+``line`` (physical line of a CSV file where the row starts; the row number for workbooks), ``status``
+(``kept``, ``merged`` or ``rejected``), ``reason`` and ``merged_into`` (the kept row of the same file
+and sheet a duplicate was merged into).
 """
 
 from __future__ import annotations
@@ -18,18 +26,26 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-__all__ = ["CHECK_COLUMNS", "LEDGER_COLUMNS", "CheckLog", "Ledger"]
+from welfare_eval.clean.pii import PII_MASK, mask_text, safe_log_value
+
+__all__ = ["CHECK_COLUMNS", "LEDGER_COLUMNS", "PII_MASK", "CheckLog", "Ledger"]
 
 CHECK_COLUMNS = ["file", "sheet", "row", "column", "value", "rule", "severity", "action", "message"]
-LEDGER_COLUMNS = ["file", "sheet", "row", "status", "reason", "merged_into"]
-PII_MASK = "<pii>"
+LEDGER_COLUMNS = ["file", "sheet", "row", "line", "status", "reason", "merged_into"]
+
+CheckRow = tuple[str, str, int, str, str, str, str, str, str]
 
 
 @dataclass
 class CheckLog:
-    """Collects check failures; :meth:`frame` gives the report sorted by file, row, column, rule."""
+    """Collects check failures; :meth:`frame` gives the report sorted by file, row, column, rule.
 
-    rows: list[tuple[str, str, int, str, str, str, str, str, str]] = field(default_factory=list)
+    ``pii_columns`` maps a file name to the raw columns the codebook marks as personal data: their
+    values are always masked, whoever logs them.
+    """
+
+    rows: list[CheckRow] = field(default_factory=list)
+    pii_columns: dict[str, set[str]] = field(default_factory=dict)
 
     def add(
         self,
@@ -45,11 +61,19 @@ class CheckLog:
         action: str = "flagged",
         pii: bool = False,
     ) -> None:
-        """Record one failure (``pii`` masks the value)."""
-        v = PII_MASK if pii else ("" if value is None or value is pd.NA else str(value))
-        self.rows.append((file, sheet, int(row), column, v, rule, severity, action, message))
+        """Record one failure (``pii`` masks the value; see the module notes)."""
+        pii = pii or column in self.pii_columns.get(file, ())
+        v, note = safe_log_value(value, pii=pii)
+        raw = "" if value is None or value is pd.NA else str(value)
+        msg = str(message)
+        if raw and v != raw:  # the message must not quote what the value column masks or cuts
+            msg = msg.replace(repr(raw), repr(v)).replace(raw, v)
+        msg = mask_text(msg)
+        if note:
+            msg = f"{msg} ({note})"
+        self.rows.append((file, sheet, int(row), mask_text(str(column)), v, rule, severity, action, msg))
 
-    def drop(self, keep: Callable[[tuple[str, str, int, str, str, str, str, str, str]], bool]) -> None:
+    def drop(self, keep: Callable[[CheckRow], bool]) -> None:
         """Keep only the failures for which ``keep(row)`` is true."""
         self.rows = [r for r in self.rows if keep(r)]
 
@@ -65,31 +89,39 @@ class Ledger:
 
     status: dict[tuple[str, str, int], tuple[str, str, int | None]] = field(default_factory=dict)
     read: dict[str, int] = field(default_factory=dict)
+    lines: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    #: incremented at every change (lets callers cache views of the kept rows)
+    version: int = 0
 
-    def open_file(self, file: str, sheet: str, rows: list[int]) -> None:
+    def open_file(self, file: str, sheet: str, rows: list[int], lines: list[int] | None = None) -> None:
         """Register the rows read from ``file`` (and ``sheet``) as ``kept`` until told otherwise."""
+        self.version += 1
         self.read[file] = self.read.get(file, 0) + len(rows)
-        for r in rows:
+        for i, r in enumerate(rows):
             self.status[(file, sheet, r)] = ("kept", "", None)
+            self.lines[(file, sheet, r)] = int(lines[i]) if lines is not None else int(r)
 
     def reject(self, file: str, sheet: str, row: int, reason: str) -> None:
         """Mark a row rejected (the first reason is kept; merged rows stay merged)."""
         cur = self.status[(file, sheet, row)]
+        self.version += 1
         if cur[0] == "kept":
-            self.status[(file, sheet, row)] = ("rejected", reason, None)
+            self.status[(file, sheet, row)] = ("rejected", mask_text(reason), None)
 
     def merge(self, file: str, sheet: str, row: int, into: int, reason: str) -> None:
         """Mark a row merged into another (kept) row of the same file and sheet."""
-        self.status[(file, sheet, row)] = ("merged", reason, into)
+        self.version += 1
+        self.status[(file, sheet, row)] = ("merged", mask_text(reason), into)
 
     def get(self, file: str, sheet: str, row: int) -> str:
         """Current status of a row."""
         return self.status[(file, sheet, row)][0]
 
     def frame(self) -> pd.DataFrame:
-        recs = [(f, sh, r, s, why, into) for (f, sh, r), (s, why, into) in self.status.items()]
+        recs = [(f, sh, r, self.lines.get((f, sh, r), r), s, why, into) for (f, sh, r), (s, why, into) in self.status.items()]
         df = pd.DataFrame(recs, columns=LEDGER_COLUMNS)
         df["row"] = df["row"].astype("int64")
+        df["line"] = df["line"].astype("int64")
         df["merged_into"] = df["merged_into"].astype("Int64")
         for c in ("file", "sheet", "status", "reason"):
             df[c] = df[c].astype("string")

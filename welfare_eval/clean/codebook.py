@@ -3,7 +3,8 @@
 Columns: ``source`` (file-name pattern, e.g. ``household_survey_*.csv``), ``raw_name``, ``name`` (tidy
 name), ``table``, ``type``, ``unit``, ``allowed`` (``|``-separated codes or ``code=label`` pairs),
 ``min``, ``max``, ``missing_codes`` (``|``-separated), ``label_th``, ``label_en``, ``waves``
-(``|``-separated) and ``pii`` (``yes`` for names, IDs, phones and free text).
+(``|``-separated), ``pii`` (``yes`` for names, IDs, phones and free text) and ``key`` (``yes`` for the
+columns that identify a row of the source, e.g. village code + household id; optional).
 
 Like DIME's ``iecodebook apply``, the codebook renames, recodes and labels the raw columns; the raw
 files are never edited. Reading validates the codebook itself; :meth:`Codebook.for_file` and
@@ -39,6 +40,7 @@ CODEBOOK_COLUMNS: tuple[str, ...] = (
     "label_en",
     "waves",
     "pii",
+    "key",
 )
 TYPES: frozenset[str] = frozenset(
     {
@@ -62,6 +64,8 @@ TYPES: frozenset[str] = frozenset(
 #: Types that are personal data whatever the ``pii`` column says.
 PII_TYPES: frozenset[str] = frozenset({"national_id", "phone", "person_name", "text"})
 _REQUIRED = ("source", "raw_name", "name", "table", "type")
+_YES = ("yes", "y", "true", "1")
+_YES_NO = ("", "yes", "no", "y", "n", "true", "false", "1", "0")
 
 
 def _split(cell: str) -> list[str]:
@@ -98,9 +102,15 @@ class Codebook:
     sha256: str = ""
 
     @classmethod
-    def from_frame(cls, df: pd.DataFrame, *, origin: str = "<DataFrame>", sha256: str = "") -> Codebook:
-        """Validate a codebook table (all cells text) and parse its helper columns."""
+    def from_frame(
+        cls, df: pd.DataFrame, *, origin: str = "<DataFrame>", sha256: str = "", rows: list[int] | None = None
+    ) -> Codebook:
+        """Validate a codebook table (all cells text) and parse its helper columns.
+
+        ``rows`` are the spreadsheet rows of ``df``'s rows (for messages; default 2, 3, ...).
+        """
         df = df.copy()
+        row_numbers = list(rows) if rows is not None else list(range(2, len(df) + 2))
         df.columns = pd.Index([str(c).strip().lower() for c in df.columns])
         missing = [c for c in _REQUIRED if c not in df.columns]
         if missing:
@@ -115,8 +125,8 @@ class Codebook:
             df[c] = df[c].str.strip()
         if df.empty:
             raise CleaningError(f"{origin}: codebook has no rows; list every raw column")
-        rows: list[dict[str, object]] = []
-        for i, rec in enumerate(df.to_dict("records"), start=2):
+        recs: list[dict[str, object]] = []
+        for i, rec in zip(row_numbers, df.to_dict("records"), strict=True):
             r = {str(k): v for k, v in rec.items()}
             where = f"{origin} row {i}"
             for c in _REQUIRED:
@@ -143,9 +153,12 @@ class Codebook:
             if bad:
                 raise CleaningError(f"{where}: unknown wave(s) {bad}; use {list(WAVES)}")
             pii = str(r["pii"]).lower()
-            if pii not in ("", "yes", "no", "y", "n", "true", "false", "1", "0"):
+            if pii not in _YES_NO:
                 raise CleaningError(f"{where}: pii {r['pii']!r} must be 'yes' or 'no'")
-            rows.append(
+            key = str(r["key"]).lower()
+            if key not in _YES_NO:
+                raise CleaningError(f"{where}: key {r['key']!r} must be 'yes' or 'no'")
+            recs.append(
                 {
                     **r,
                     "type": typ,
@@ -154,11 +167,12 @@ class Codebook:
                     "allowed_map": amap,
                     "missing": _split(str(r["missing_codes"])),
                     "wave_list": waves,
-                    "is_pii": pii in ("yes", "y", "true", "1") or typ in PII_TYPES,
+                    "is_pii": pii in _YES or typ in PII_TYPES,
+                    "is_key": key in _YES,
                     "codebook_row": i,
                 }
             )
-        out = pd.DataFrame(rows)
+        out = pd.DataFrame(recs)
         # a raw column may appear once per source; a tidy name once per source and wave
         for (src, raw), g in out.groupby(["source", "raw_name"], sort=False):
             if len(g) > 1:
@@ -177,6 +191,12 @@ class Codebook:
                         )
                     seen |= ws
         return cls(out, origin, sha256)
+
+    def key_of(self, filename: str) -> list[str]:
+        """Tidy names of the identity columns the codebook declares for a raw file (``key`` = yes), in
+        codebook order; empty when the codebook declares none for it."""
+        rows = self.for_file(filename)
+        return list(dict.fromkeys(rows.loc[rows["is_key"].astype(bool), "name"].astype(str)))
 
     def sources(self) -> list[str]:
         """The distinct source patterns, in codebook order."""
@@ -223,6 +243,12 @@ class Codebook:
 
 
 def read_codebook(path: str | Path) -> Codebook:
-    """Read and validate a codebook CSV (UTF-8, BOM or cp874, detected) or XLSX file."""
+    """Read and validate a codebook CSV (UTF-8, BOM or cp874, detected) or XLSX file (first sheet).
+
+    Blank rows are skipped; a row with fewer or more fields than the header is an error.
+    """
     raw = read_table(path)
-    return Codebook.from_frame(raw.data, origin=Path(path).name, sha256=raw.sha256)
+    bad = [i for i in raw.issues if i.kind != "blank"]
+    if bad:
+        raise CleaningError(f"{Path(path).name} row {bad[0].row} (line {bad[0].line}): {bad[0].message}; fix the codebook")
+    return Codebook.from_frame(raw.data, origin=Path(path).name, sha256=raw.sha256, rows=list(raw.rows))

@@ -1,30 +1,41 @@
 """Builders of the processed tables from codebook-converted raw parts.
 
-Each builder takes the converted parts of its source files, makes the row-level decisions (reject,
-merge duplicates) in the ledger, runs the cross-field checks, and returns a tidy table without
-personal data. Column names follow docs/conventions.md.
+Each builder takes the converted parts of its source files, makes the row-level decisions (reject)
+in the ledger, runs the cross-field checks, and returns a tidy table without personal data. Column
+names follow docs/conventions.md. Duplicates are settled before the builders run
+(:mod:`welfare_eval.clean.duplicates`).
 
 Row rules (rejected rows keep their reason in the ledger):
 
-- a row whose village code is missing/invalid, or not in the frame (villages) / the study
-  (households, admin, committee), is rejected;
-- a household row without household id or with an unknown interview status is rejected;
-- exact duplicates (all raw columns equal except the export row counter) are merged into the first
-  copy; rows with the same key but different content (e.g. a resubmitted interview) are resolved
-  by keeping the latest submission (``_submission_time``; the last row when there is no time) and
-  merging the others into it, the differing columns listed in the checks report
-  (DIME ``ieduplicates`` style).
+- a row whose village code is missing/invalid, or not in the frame (frame) / the study (households,
+  admin, committee), is rejected; so is every row of a village whose matched pair is dropped
+  (``drop_pair`` correction or ``clean_all(drop_pairs=...)``);
+- a household row without household id or with an unknown interview status is rejected.
+
+The design list (``villages``) is the backbone of every estimate, so its faults stop the run with a
+one-line error naming file, row and column: a missing or invalid village code, arm, pair, N or n; a
+village not in the frame; n > N; a pair without exactly one pilot and at least one comparison village;
+a pair spanning two regions; a village whose region differs from the frame's (or from its province's
+region in the region scheme); a pilot of the frame that is not in the design list (a whole pair
+missing). The household survey stops the run when a study village has no interviewed household in a
+wave file (e.g. a pilot with no endline). The remedy the message names is to fix the file or to drop
+the pair explicitly (recorded in the manifest, so the report states it).
 
 Cross-field checks (flagged; the row is kept): frame code parts and region against the village code
 and the region scheme, eligibility = all three CDD criteria, pilot ⇒ eligible; villages against the
-frame (region, N, name, arm ⇔ pilot flag), one pilot and ≥ 1 comparison of one region per pair;
-households: typed village name against the code list (near misses reported with their similarity),
-answers only for interviewed households, coping only after a health shock, satisfaction only after
-receiving welfare, amount > 0 only if received (and received ⇒ amount > 0, a warning), head's sex
-against the title of the name, one national ID per household, sample size per village and wave
-against the design list; admin: allocations sum to the profit, welfare fund identity (opening + income - payouts = closing), closing date in the accounting year,
-village in the region of its sheet. Outliers: money values whose robust z (|log1p(x) − median| /
-(1.4826 MAD), positive values of the file) exceeds 5 are flagged, never deleted.
+frame (N, name, arm ⇔ pilot flag); households: typed village name against the code list (near misses
+reported with their similarity), answers only for interviewed households, coping only after a health
+shock, satisfaction only after receiving welfare, amount > 0 only if received (and received ⇒ amount
+> 0, a warning), head's sex against the title of the name, one national ID per household, sample size
+per village and wave against the design list; admin: allocations sum to the profit, welfare fund
+identity (opening + income - payouts = closing), closing date in the accounting year, village in the
+region of its sheet. Outliers: money values whose robust z (|log1p(x) − median| / (1.4826 MAD),
+positive values of the file) exceeds 5 are flagged, never deleted.
+
+Pseudonymous household ids: ``HMAC(key, identity)`` where the identity is the raw household id when it
+already starts with the village code (``18030702-210``) and ``<village code>-<household id>``
+otherwise, so ids numbered within each village (``210``) are never confused across villages and both
+export styles give the same pseudonym.
 
 Cell-level failures of rows that end up merged are dropped from the checks report (the duplicate
 check stands for them), so every failure refers to a row that is kept or rejected.
@@ -42,6 +53,7 @@ import pandas as pd
 import welfare_eval.reference as ref
 from welfare_eval.clean.apply import ROW
 from welfare_eval.clean.checks import CheckLog, Ledger
+from welfare_eval.clean.duplicates import SUBMISSION_META
 from welfare_eval.clean.ids import PseudonymKey, pseudonymize
 from welfare_eval.clean.io import CleaningError
 from welfare_eval.clean.thai import village_name_key
@@ -54,14 +66,9 @@ __all__ = [
     "build_frame",
     "build_households",
     "build_villages",
+    "household_identity",
 ]
 
-#: Tidy names ignored when looking for exact duplicates (export bookkeeping).
-EXPORT_COUNTERS = frozenset({"row_index"})
-#: Tidy names of submission metadata (differ between resubmissions; not "content").
-SUBMISSION_META = frozenset(
-    {"row_index", "submission_id", "submission_uuid", "submitted_at", "interview_start", "interview_end", "interview_date"}
-)
 DUPLICATE_RULES = frozenset({"duplicate_exact", "duplicate_conflict"})
 #: Robust z (log scale, median/MAD) above which a money value is flagged as an outlier.
 OUTLIER_Z = 5.0
@@ -77,6 +84,8 @@ class Part:
     raw: pd.DataFrame
     tidy: pd.DataFrame
     entries: pd.DataFrame
+    key: list[str] = field(default_factory=list)
+    table: str = ""
 
     def raw_of(self, name: str) -> str:
         """Raw column name of a tidy name (the tidy name itself when it has no raw column)."""
@@ -97,11 +106,23 @@ class Context:
     key: PseudonymKey
     notes: list[str] = field(default_factory=list)
     regions: ref.RegionScheme = field(default_factory=ref.region_scheme)
+    #: pair id → (reason, where it was decided) of the pairs left out of the study
+    dropped_pairs: dict[int, tuple[str, str]] = field(default_factory=dict)
+    #: village → pair id of the villages of dropped pairs (filled by :func:`build_villages`)
+    dropped_villages: dict[str, int] = field(default_factory=dict)
+    _kept: dict[tuple[str, str], tuple[int, pd.DataFrame, pd.DataFrame]] = field(default_factory=dict, repr=False)
 
     def kept(self, part: Part) -> pd.DataFrame:
-        """The tidy rows of a part that are still kept."""
-        mask = [self.ledger.get(part.file, part.sheet, int(r)) == "kept" for r in part.tidy[ROW]]
-        return part.tidy[np.asarray(mask, dtype=bool)]
+        """The tidy rows of a part that are still kept (a cached view until the ledger changes)."""
+        hit = self._kept.get((part.file, part.sheet))
+        if hit is not None and hit[0] == self.ledger.version and hit[1] is part.tidy:
+            return hit[2]
+        st = self.ledger.status
+        f, sh = part.file, part.sheet
+        mask = [st[(f, sh, r)][0] == "kept" for r in part.tidy[ROW].tolist()]
+        out = part.tidy[np.asarray(mask, dtype=bool)]
+        self._kept[(part.file, part.sheet)] = (self.ledger.version, part.tidy, out)
+        return out
 
     def reject(self, part: Part, rows: Any, reason: str, *, rule: str, column: str = "", values: Any = None) -> None:
         """Reject rows (log one check per row with ``action='rejected'``)."""
@@ -135,7 +156,21 @@ def _require(parts: list[Part], table: str, names: tuple[str, ...]) -> None:
             )
 
 
+def _drop_pair_rows(ctx: Context, part: Part) -> None:
+    """Reject the rows of villages whose matched pair is dropped."""
+    if not ctx.dropped_villages:
+        return
+    d = ctx.kept(part)
+    hit = d["village_id"].isin(set(ctx.dropped_villages))
+    for r, v in zip(d.loc[hit, ROW], d.loc[hit, "village_id"], strict=True):
+        pid = ctx.dropped_villages[str(v)]
+        why, where = ctx.dropped_pairs[pid]
+        ctx.reject(part, [r], f"village of pair {pid}, dropped from the study ({where}: {why})", rule="dropped_pair",
+                   column=part.raw_of("village_id"), values=[v])
+
+
 def _check_village(ctx: Context, part: Part, known: set[str] | None, what: str) -> None:
+    _drop_pair_rows(ctx, part)
     d = ctx.kept(part)
     col = part.raw_of("village_id")
     bad = d["village_id"].isna()
@@ -144,46 +179,6 @@ def _check_village(ctx: Context, part: Part, known: set[str] | None, what: str) 
         out = d["village_id"].notna() & ~d["village_id"].isin(known)
         ctx.reject(part, d.loc[out, ROW], f"village code not in the {what}", rule="village_not_in_" + what,
                    column=col, values=d.loc[out, "village_id"])
-
-
-def resolve_duplicates(ctx: Context, part: Part, key: list[str], *, order_by: str | None = None) -> None:
-    """Merge exact duplicates, then same-key rows with different content (latest submission kept)."""
-    d = ctx.kept(part)
-    if d.empty:
-        return
-    rows = d[ROW].to_numpy()
-    raw = part.raw.iloc[rows - 2]
-    counters = [part.raw_of(n) for n in EXPORT_COUNTERS if n in set(part.entries["name"])]
-    sig = ["\x1f".join(t) for t in raw.drop(columns=[c for c in counters if c in raw.columns]).astype(str).itertuples(index=False)]
-    first: dict[str, int] = {}
-    for r, s in zip(rows, sig, strict=True):
-        if s in first:
-            ctx.ledger.merge(part.file, part.sheet, int(r), first[s], f"exact duplicate of row {first[s]}")
-            ctx.log.add(part.file, part.sheet, int(r), "", "", "duplicate_exact",
-                        f"exact duplicate of row {first[s]}; merged", severity="warning", action="merged")
-        else:
-            first[s] = int(r)
-    d = ctx.kept(part)
-    if any(k not in d.columns for k in key):
-        return
-    d = d[d[key].notna().all(axis=1)]
-    dup = d[d.duplicated(key, keep=False)]
-    if dup.empty:
-        return
-    meta = {part.raw_of(n) for n in SUBMISSION_META}
-    content = [c for c in part.raw.columns if c not in meta]
-    for _, g in dup.groupby(key, sort=False):
-        order = g.sort_values([order_by, ROW] if order_by else [ROW], kind="mergesort", na_position="first")
-        winner = int(order[ROW].iloc[-1])
-        wraw = part.raw.iloc[winner - 2]
-        for r in order[ROW].iloc[:-1]:
-            lraw = part.raw.iloc[int(r) - 2]
-            diff = [c for c in content if lraw[c] != wraw[c]]
-            why = "kept the later submission" if order_by else "kept the last row"
-            ctx.ledger.merge(part.file, part.sheet, int(r), winner, f"same {'+'.join(key)} as row {winner}; {why}")
-            ctx.log.add(part.file, part.sheet, int(r), ",".join(diff), "", "duplicate_conflict",
-                        f"same {'+'.join(key)} as row {winner} with different {', '.join(diff) or 'metadata'}; {why}",
-                        action="merged")
 
 
 def _robust_outliers(x: pd.Series) -> pd.Series:
@@ -217,7 +212,6 @@ def build_frame(ctx: Context, parts: list[Part]) -> pd.DataFrame:
     _require(parts, "frame", ("village_id",))
     for p in parts:
         _check_village(ctx, p, None, "frame")
-        resolve_duplicates(ctx, p, ["village_id"])
         d = ctx.kept(p)
         vid = d["village_id"].astype("string")
         for name, sl in (("province_code", slice(0, 2)), ("district_code", slice(2, 4)), ("subdistrict_code", slice(4, 6))):
@@ -277,42 +271,132 @@ FRAME_COVARIATES = (
 )
 
 
+#: Columns of the design list that every study village needs (N may come from the frame instead).
+DESIGN_COLUMNS = ("village_id", "pair_id", "arm", "n_households", "n_sampled")
+DROP_PAIR_HINT = "or leave the pair out explicitly (action drop_pair in data/raw/corrections/, see data/raw/README.md)"
+
+
+def _where(ctx: Context, p: Part, row: int, name: str | None = None) -> str:
+    line = ctx.ledger.lines.get((p.file, p.sheet, row), row)
+    out = p.file + (f" sheet {p.sheet!r}" if p.sheet else "") + f" row {row}"
+    if line != row:
+        out += f" (line {line})"
+    if name is not None:
+        out += f" column {p.raw_of(name)!r}"
+    return out
+
+
+def _cell_problems(ctx: Context, p: Part) -> dict[tuple[int, str], str]:
+    """Messages of the cell checks of a part: ``(row, raw column) → message`` (first one)."""
+    out: dict[tuple[int, str], str] = {}
+    for r in ctx.log.rows:
+        if r[0] == p.file and r[1] == p.sheet and r[7] == "set_missing":
+            out.setdefault((r[2], r[3]), r[8])
+    return out
+
+
+def _need(ctx: Context, p: Part, probs: dict[tuple[int, str], str], names: tuple[str, ...]) -> None:
+    """Raise on the first kept design row whose value in one of ``names`` is missing or refused."""
+    d = ctx.kept(p)
+    for name in names:
+        if name not in d.columns:
+            continue
+        for r in d.loc[d[name].isna(), ROW]:
+            why = probs.get((int(r), p.raw_of(name)), "the value is missing")
+            raise CleaningError(f"{_where(ctx, p, int(r), name)}: {why}; the design list needs it for every study "
+                                f"village: fix the file, {DROP_PAIR_HINT}")
+
+
 def build_villages(ctx: Context, parts: list[Part], frame: pd.DataFrame) -> pd.DataFrame:
-    """Study villages with arm, treated, pair, N and n, and the frame's covariates."""
+    """Study villages with arm, treated, pair, N and n, and the frame's covariates.
+
+    Raises
+    ------
+    CleaningError
+        Any fault of the design list (see the module notes), naming file, row and column.
+    """
     fr = frame.set_index("village_id")
     _require(parts, "villages", ("village_id", "arm", "pair_id", "n_sampled"))
+    prov_region = ctx.regions.provinces.set_index("province_code")["region"]
     for p in parts:
-        _check_village(ctx, p, set(frame["village_id"]), "frame")
-        resolve_duplicates(ctx, p, ["village_id"])
+        # a design row lost in reading (cut off, a separator inside a value) is an error
+        for (fl, sh, r), (st, why, _) in ctx.ledger.status.items():
+            if fl == p.file and sh == p.sheet and st == "rejected" and why != "blank row":
+                raise CleaningError(f"{_where(ctx, p, r)}: {why}; the design list must be complete: fix the file")
+        probs = _cell_problems(ctx, p)
+        _need(ctx, p, probs, DESIGN_COLUMNS[:2])
         d = ctx.kept(p)
-        miss = d["arm"].isna()
-        ctx.reject(p, d.loc[miss, ROW], "missing or unknown arm", rule="allowed_codes", column=p.raw_of("arm"))
+        # pairs left out of the study
+        for pid in sorted(ctx.dropped_pairs):
+            hit = d[d["pair_id"] == pid]
+            if hit.empty:
+                why, where = ctx.dropped_pairs[pid]
+                raise CleaningError(f"{where}: pair {pid} is not in the design list {p.file}; fix the pair id")
+            for v in hit["village_id"]:
+                ctx.dropped_villages[str(v)] = int(pid)
+        _drop_pair_rows(ctx, p)
+        _need(ctx, p, probs, DESIGN_COLUMNS[2:])
         d = ctx.kept(p)
+        out_frame = ~d["village_id"].isin(set(frame["village_id"]))
+        if out_frame.any():
+            r = int(d.loc[out_frame, ROW].iloc[0])
+            raise CleaningError(f"{_where(ctx, p, r, 'village_id')}: village {d.loc[out_frame, 'village_id'].iloc[0]} is "
+                                f"not in the candidate frame; fix the code or the frame, {DROP_PAIR_HINT}")
         f = fr.reindex(d["village_id"])
-        for col in ("region", "n_households", "village_name", "province_code"):
+        n_pop = d["n_households"] if "n_households" in d.columns else f["n_households"].set_axis(d.index)
+        rows_l = [int(x) for x in d[ROW]]
+        vids = [str(x) for x in d["village_id"]]
+        for r, v, n_s, n_p in zip(rows_l, vids, d["n_sampled"].astype("Int64").tolist(),
+                                  n_pop.astype("Int64").tolist(), strict=True):
+            if n_s is not pd.NA and n_p is not pd.NA and int(n_s) > int(n_p):
+                raise CleaningError(f"{_where(ctx, p, r, 'n_sampled')}: n = {n_s} households sampled but village {v} has "
+                                    f"N = {n_p}; fix n or N")
+        # region: the design list's, the frame's and the province's in the region scheme must agree
+        exp = d["village_id"].str[:2].map(prov_region).astype("Int64")
+        have = d["region"].astype("Int64") if "region" in d.columns else f["region"].astype("Int64").set_axis(d.index)
+        frame_region = f["region"].astype("Int64").set_axis(d.index) if "region" in f.columns else exp
+        for r, v, g, e, fg in zip(rows_l, vids, have.tolist(), exp.tolist(), frame_region.tolist(), strict=True):
+            if g is not pd.NA and e is not pd.NA and g != e:
+                raise CleaningError(
+                    f"{_where(ctx, p, r, 'region')}: village {v} is in province {v[:2]} of region {e} (scheme "
+                    f"{ctx.regions.scheme}), not region {g}; fix the region or the village code, {DROP_PAIR_HINT}")
+            if g is not pd.NA and fg is not pd.NA and g != fg:
+                raise CleaningError(
+                    f"{_where(ctx, p, r, 'region')}: region {g} differs from region {fg} of the candidate frame; fix one "
+                    f"of them, {DROP_PAIR_HINT}")
+        for col in ("n_households", "village_name", "province_code"):
             if col in d.columns and col in fr.columns:
-                a = d[col].astype("string").to_numpy()
-                b = f[col].astype("string").to_numpy()
-                bad = pd.notna(a) & pd.notna(b) & (a != b)
+                a = d[col].astype("string")
+                b = f[col].astype("string").set_axis(d.index)
+                bad = (a.notna() & b.notna() & (a != b)).fillna(False)
                 ctx.flag(p, d.loc[bad, ROW], p.raw_of(col), d.loc[bad, col], "frame_consistency",
-                         f"{col} differs from the candidate frame")
+                         f"{col} differs from the candidate frame", severity="warning" if col == "village_name" else "error")
         if "pilot" in fr.columns:
-            want = np.where(f["pilot"].to_numpy() == 1, "pilot", "comparison")
-            bad = d["arm"].to_numpy() != want
+            want = pd.Series(np.where(f["pilot"].to_numpy() == 1, "pilot", "comparison"), index=d.index)
+            bad = (d["arm"] != want).fillna(False)
             ctx.flag(p, d.loc[bad, ROW], p.raw_of("arm"), d.loc[bad, "arm"], "frame_consistency",
                      "arm differs from the frame's pilot flag")
-        if "n_sampled" in d.columns and "n_households" in d.columns:
-            bad = d["n_sampled"] > d["n_households"]
-            ctx.flag(p, d.loc[bad, ROW], p.raw_of("n_sampled"), d.loc[bad, "n_sampled"], "range",
-                     "more households sampled than live in the village")
         # matched sets: one pilot and at least one comparison village, all in one region
-        for pid, g in d.groupby("pair_id", sort=True):
-            n_p = int((g["arm"] == "pilot").sum())
-            if n_p != 1 or len(g) < 2 or g["region"].nunique() > 1:
-                ctx.flag(p, g[ROW], p.raw_of("pair_id"), g["pair_id"], "pair_structure",
-                         f"pair {pid} needs one pilot and at least one comparison village of one region "
-                         f"(has {n_p} pilot(s), {len(g) - n_p} comparison(s))")
+        for pair, grp in d.assign(_region=have).groupby("pair_id", sort=True):
+            n_pil = int((grp["arm"] == "pilot").sum())
+            rows_s = ", ".join(str(int(x)) for x in grp[ROW])
+            if n_pil != 1 or len(grp) < 2:
+                raise CleaningError(
+                    f"{p.file} rows {rows_s} column {p.raw_of('arm')!r}: pair {pair} has {n_pil} pilot(s) and "
+                    f"{len(grp) - n_pil} comparison village(s); a pair needs one pilot and at least one comparison: fix "
+                    f"arm or pair_id, {DROP_PAIR_HINT}")
+            regs = sorted({int(x) for x in grp["_region"].dropna()})
+            if len(regs) > 1:
+                raise CleaningError(
+                    f"{p.file} rows {rows_s} column {p.raw_of('region')!r}: pair {pair} spans regions {regs}; villages are "
+                    f"matched within a region: fix the pair, {DROP_PAIR_HINT}")
     out = _finish(ctx, parts)
+    if "pilot" in fr.columns:
+        missing = sorted(set(fr.index[fr["pilot"] == 1]) - set(out["village_id"]) - set(ctx.dropped_villages))
+        for v in missing:
+            ctx.log.add(parts[0].file, parts[0].sheet, 0, parts[0].raw_of("village_id"), v, "pair_missing",
+                        f"pilot village {v} of the frame (region {fr.loc[v, 'region']!s}) is not in the design list",
+                        severity="warning")
     for c in ("region", "province_code", "village_name", "n_households"):
         if c not in out.columns and c in fr.columns:
             out[c] = out["village_id"].map(fr[c])
@@ -404,6 +488,17 @@ def _household_checks(ctx: Context, p: Part, vill: pd.DataFrame) -> None:
                         "the same national ID appears on two households", pii=True)
 
 
+def household_identity(village_id: pd.Series, hh_id: pd.Series) -> list[str]:
+    """The identity a household pseudonym is made from: the raw household id when it already starts
+    with the village code (``18030702-210``), else ``<village code>-<household id>`` (``210`` in village
+    18030702 gives ``18030702-210`` too), so ids numbered within each village stay apart."""
+    out = []
+    for v, h in zip(village_id.astype(str), hh_id.astype(str), strict=True):
+        h = h.strip()
+        out.append(h if h.startswith(v) else f"{v}-{h}")
+    return out
+
+
 def build_households(
     ctx: Context, parts: list[Part], villages: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -415,24 +510,57 @@ def build_households(
             ctx.notes.append(f"{p.file}: no wave in the file name; rows rejected")
             ctx.reject(p, p.tidy[ROW], "no survey wave in the file name", rule="wave")
             continue
+        _drop_pair_rows(ctx, p)
+        d = ctx.kept(p)
+        # a valid village code that is not in the design list: a pair missing from the list?
+        other = d["village_id"].notna() & ~d["village_id"].isin(study)
+        if other.any():
+            vo = str(d.loc[other, "village_id"].iloc[0])
+            n = int((d["village_id"] == vo).sum())
+            raise CleaningError(
+                f"{_where(ctx, p, int(d.loc[other, ROW].iloc[0]), 'village_id')}: village {vo} ({n} row(s)) is not in the "
+                f"design list (villages table); add its pair to the design list, {DROP_PAIR_HINT}")
         _check_village(ctx, p, study, "study")
         d = ctx.kept(p)
         ctx.reject(p, d.loc[d["hh_id"].isna(), ROW], "missing household id", rule="missing_id", column=p.raw_of("hh_id"))
         d = ctx.kept(p)
         ctx.reject(p, d.loc[d["status"].isna(), ROW], "missing or unknown interview status", rule="allowed_codes",
                    column=p.raw_of("status"))
-        order = "submitted_at" if "submitted_at" in p.tidy.columns else None
-        resolve_duplicates(ctx, p, ["hh_id"], order_by=order)
         _household_checks(ctx, p, villages)
-    hh = pd.concat([ctx.kept(p).assign(wave=p.wave) for p in parts if p.wave is not None], ignore_index=True)
-    # pseudonymous ids from the raw household id
-    raw_ids = hh["hh_id"].astype(str).tolist()
+    # structure: every study village has interviewed households in every wave file
+    waves: dict[str, list[Part]] = {}
+    for p in parts:
+        if p.wave is not None:
+            waves.setdefault(p.wave, []).append(p)
+    vinfo = villages.set_index("village_id")
+    for w, ps in waves.items():
+        seen_v: set[str] = set()
+        for q in ps:
+            dq = ctx.kept(q)
+            seen_v |= {str(x) for x in dq.loc[dq["status"] == "interviewed", "village_id"]}
+        missing = [str(x) for x in villages["village_id"] if str(x) not in seen_v]
+        if missing:
+            vm = missing[0]
+            raise CleaningError(
+                f"{', '.join(q.file for q in ps)}: {vinfo.loc[vm, 'arm']!s} village {vm} (pair {vinfo.loc[vm, 'pair_id']!s}) has no "
+                f"interviewed household in the {w} (e.g. a pilot with no {w}); add the interviews, {DROP_PAIR_HINT}")
+    hh = pd.concat([ctx.kept(p).assign(wave=p.wave, _file=p.file) for p in parts if p.wave is not None], ignore_index=True)
+    # pseudonymous ids from the household's identity (village code + household id)
+    raw_ids = household_identity(hh["village_id"], hh["hh_id"])
     uniq = sorted(set(raw_ids))
     pmap = dict(zip(uniq, pseudonymize(uniq, ctx.key), strict=True))
     if len(set(pmap.values())) != len(pmap):  # pragma: no cover - 64-bit collision
         raise RuntimeError("pseudonym collision; use a longer pseudonym")
     hh["hh_raw"] = hh["hh_id"]
     hh["hh_id"] = pd.array([pmap[x] for x in raw_ids], dtype="string")
+    twice = hh.duplicated(["hh_id", "wave"], keep=False)
+    if twice.any():
+        g = hh[twice].sort_values(["wave", "hh_id", ROW], kind="mergesort").head(2)
+        raise CleaningError(
+            f"{g['_file'].iloc[0] if '_file' in g.columns else 'household survey'} rows "
+            f"{', '.join(str(int(r)) for r in g[ROW])}: household ids {list(g['hh_raw'])} of village "
+            f"{g['village_id'].iloc[0]} are the same household (one written with the village code); write them alike "
+            "or settle the duplicate in data/raw/corrections/")
     hh["wave"] = pd.Categorical(hh["wave"], categories=list(ref.WAVES), ordered=True)
     # panel: sampled in the previous wave present in the data too
     present = [w for w in ref.WAVES if (hh["wave"] == w).any()]
@@ -494,7 +622,7 @@ def build_households(
     # drop personal data and bookkeeping; title of the head kept (not personal data)
     pii = set().union(*(p.pii_names() for p in parts))
     drop = [c for c in hh.columns if c in pii or c in HOUSEHOLD_DROP or c.startswith(("received_", "amount_"))]
-    drop += [ROW, "hh_raw"]
+    drop += [ROW, "hh_raw", "_file"]
     hh = hh.drop(columns=[c for c in drop if c in hh.columns])
     if "interview_start" in hh.columns:
         hh = hh.rename(columns={"interview_start": "interview_time"})
@@ -523,7 +651,6 @@ def build_admin(ctx: Context, parts: list[Part], villages: pd.DataFrame) -> pd.D
         d = ctx.kept(p)
         ctx.reject(p, d.loc[d["year"].isna(), ROW], "missing or invalid accounting year", rule="year",
                    column=p.raw_of("year"))
-        resolve_duplicates(ctx, p, ["village_id", "year"])
         d = ctx.kept(p)
         # sheet named after the region: the village must belong to it
         digits = "".join(ch for ch in p.sheet if ch.isdigit())
@@ -553,10 +680,6 @@ def build_admin(ctx: Context, parts: list[Part], villages: pd.DataFrame) -> pd.D
             ctx.flag(p, d.loc[bad, ROW], p.raw_of("members"), d.loc[bad, "members"], "outlier",
                      "more than 10 members per household", severity="warning")
     out = _finish(ctx, parts)
-    dup = out.duplicated(["village_id", "year"], keep=False)
-    for r in out[dup].itertuples():
-        ctx.log.add(str(r._file), str(r._sheet), int(getattr(r, ROW)), "", r.village_id, "duplicate_across_sheets",
-                    "the same village and year on two sheets")
     out["region"] = out["village_id"].map(v["region"]).astype("int64")
     out["pair_id"] = out["village_id"].map(v["pair_id"]).astype("int64")
     out["arm"] = out["village_id"].map(v["arm"]).astype("string")
@@ -584,7 +707,6 @@ def build_committee(ctx: Context, parts: list[Part], villages: pd.DataFrame) -> 
         d = ctx.kept(p)
         ctx.reject(p, d.loc[d["member_no"].isna(), ROW], "missing member number", rule="missing_id",
                    column=p.raw_of("member_no"))
-        resolve_duplicates(ctx, p, ["village_id", "member_no"])
     wide = _finish(ctx, parts)
     if "role" not in wide.columns:
         wide["role"] = pd.array([pd.NA] * len(wide), dtype="string")

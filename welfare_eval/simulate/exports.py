@@ -17,7 +17,12 @@ Files written by :func:`write_raw_exports` (nothing else goes into ``raw_dir``):
     Thai Windows encoding (cp874), one row per committee member with 36 item columns ``Q01``..``Q36``
     (items in the order of the success factors, then item order) holding Thai Likert level labels.
 ``codebook.csv``
-    UTF-8, one row per raw column per source file (format of docs/conventions.md).
+    UTF-8, one row per raw column per source file (format of docs/conventions.md), with the identity
+    columns of each source marked ``key`` = yes.
+``corrections/corrections.csv``
+    UTF-8, the decisions a field supervisor would have written about the planted changed
+    re-submissions: for each, the later (corrected) submission is kept (``action`` = keep, identified by
+    its ``_uuid``); see :mod:`welfare_eval.clean.corrections`.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ RAW_FILES: tuple[str, ...] = (
     "savings_group_records.xlsx",
     "committee_ratings.csv",
     "codebook.csv",
+    "corrections/corrections.csv",
 )
 _FIXED_TIME = datetime(2000, 1, 1, 0, 0, 0)
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -337,6 +343,25 @@ def _csv_bytes(df: pd.DataFrame, encoding: str) -> bytes:
     return buf.getvalue().encode(encoding)
 
 
+def raw_corrections(plan: pd.DataFrame) -> pd.DataFrame:
+    """The demo's corrections file: keep the later submission of every planted changed re-submission."""
+    cr = plan[plan["defect"] == "changed_resubmission"]
+    return pd.DataFrame(
+        {
+            "file": cr["file"].astype(str).to_numpy(),
+            "sheet": "",
+            "row": "",
+            "submission": cr["uuid"].astype(str).to_numpy(),
+            "key": "",
+            "action": "keep",
+            "column": "",
+            "value": "",
+            "reason": "re-submission: the later submission corrects the earlier one (field supervisor)",
+        },
+        columns=["file", "sheet", "row", "submission", "key", "action", "column", "value", "reason"],
+    )
+
+
 def _xlsx_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
     """An xlsx workbook with every cell as text, fixed document properties and zip timestamps."""
     from openpyxl import Workbook
@@ -407,6 +432,7 @@ def write_raw_exports(study: Study, raw_dir: str | Path, *, overwrite: bool = Fa
     data["savings_group_records.xlsx"] = _xlsx_bytes({f"{prefix} {k}": v for k, v in sheets.items()})
     data["committee_ratings.csv"] = _csv_bytes(raw_committee(fw), "cp874")
     data["codebook.csv"] = _csv_bytes(codebook(), "utf-8")
-    for p in targets:
-        atomic_write_bytes(p, data[p.name])
+    data["corrections/corrections.csv"] = _csv_bytes(raw_corrections(plan), "utf-8")
+    for f, p in zip(RAW_FILES, targets, strict=True):
+        atomic_write_bytes(p, data[f])
     return targets

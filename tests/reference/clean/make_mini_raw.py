@@ -1,4 +1,5 @@
-"""Writes the two survey files of tests/reference/clean/mini_raw/ (the other files are plain UTF-8 text).
+"""Writes the two survey files of tests/reference/clean/mini_raw/ (the other files, including
+corrections/corrections.csv, are plain UTF-8 text).
 
 The baseline file is in Thai Windows encoding (cp874) with CRLF line ends, the endline file in UTF-8
 with BOM; both carry hand-planted defects listed in tests/test_clean_mini.py. Run from the repository
@@ -22,5 +23,7 @@ base = """vcode,vname,hhid,status,name,cid,tel,savings_bl,date,illness_rec,illne
 end = """vcode,vname,hhid,status,name,cid,tel,savings_el,date,illness_rec,illness_amt
 14010101,บ้านหนองบัว,14010101-001,สัมภาษณ์สำเร็จ,นายสมชาย ใจดี,3101001234565,081-234-5678,"2,000",15/01/2567,ไม่ได้รับ,0
 14010102,บ้านโนนสูง,14010102-009,สัมภาษณ์สำเร็จ,นาง\u200bแดง ดี,,,฿750.50,16/01/2567,ได้รับ,1000
+16020301,บ้านดอนแดง,16020301-001,สัมภาษณ์สำเร็จ,นางมาลี ศรีสุข,5601200043214,,"3,000",17/01/2567,ไม่ได้รับ,0
+16020302,บ้านท่าช้าง,16020302-001,สัมภาษณ์สำเร็จ,นางสาวสาย ทอง,,,500,19/01/2567,ไม่ได้รับ,0
 """
 (d / "survey_endline.csv").write_bytes(end.encode("utf-8-sig"))
