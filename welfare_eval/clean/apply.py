@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from welfare_eval.clean.checks import CheckLog
@@ -98,6 +99,14 @@ def _number(s: str) -> float:
     return float(t)
 
 
+def _range_message(x: float, lo: float, hi: float) -> str:
+    if math.isnan(hi):
+        return f"{x:g} is below the minimum {lo:g}"
+    if math.isnan(lo):
+        return f"{x:g} is above the maximum {hi:g}"
+    return f"{x:g} is outside [{lo:g}, {hi:g}]"
+
+
 def convert_cell(raw: str, entry: dict[str, Any]) -> Converted:
     """Convert one raw cell by its codebook entry (see module notes for the rules)."""
     typ = str(entry["type"])
@@ -138,7 +147,7 @@ def convert_cell(raw: str, entry: dict[str, Any]) -> Converted:
             if typ == "int" and not float(x).is_integer():
                 return Converted(None, "type", f"{s!r} is not a whole number", "set_missing")
             if (not math.isnan(lo) and x < lo) or (not math.isnan(hi) and x > hi):
-                return Converted(None, "range", f"{x:g} is outside [{lo:g}, {hi:g}]", "set_missing")
+                return Converted(None, "range", _range_message(x, lo, hi), "set_missing")
             if amap and typ != "money" and str(int(x) if float(x).is_integer() else x) not in amap:
                 return Converted(None, "allowed_codes", f"{s!r} is not an allowed code", "set_missing")
             if typ == "int" and _is_be_year(str(entry["unit"])):
@@ -151,7 +160,7 @@ def convert_cell(raw: str, entry: dict[str, Any]) -> Converted:
         if typ == "year":
             y = parse_be_year(s, era=_era(str(entry["unit"])))
             if (not math.isnan(lo) and y < lo) or (not math.isnan(hi) and y > hi):
-                return Converted(None, "range", f"year {y} is outside [{lo:g}, {hi:g}]", "set_missing")
+                return Converted(None, "range", "year " + _range_message(y, lo, hi), "set_missing")
             return Converted(y)
         if typ == "year_month":
             y, m = parse_be_year_month(s, era=_era(str(entry["unit"])))
@@ -210,16 +219,20 @@ def apply_codebook(
     row_numbers = [int(r) for r in rows] if rows is not None else list(range(2, len(data) + 2))
     if len(row_numbers) != len(data):
         raise ValueError(f"rows has {len(row_numbers)} numbers for {len(data)} rows")
-    out: dict[str, Any] = {ROW: pd.array(row_numbers, dtype="int64")}
+    out: dict[str, Any] = {ROW: np.asarray(row_numbers, dtype="int64")}
     currency = currency_tokens()
-    for rec in entries.to_dict("records"):
-        entry = {str(k): v for k, v in rec.items()}
+    fields = ["raw_name", "name", "type", "unit", "is_pii", "allowed_map", "missing", "min_", "max_"]
+    records = [dict(zip(fields, vals, strict=True)) for vals in zip(*(entries[f].tolist() for f in fields), strict=True)]
+    grid = data.to_numpy(dtype=object)
+    where = {str(c): j for j, c in enumerate(data.columns)}
+    for entry in records:
         raw_name, name, typ = str(entry["raw_name"]), str(entry["name"]), str(entry["type"])
         pii = bool(entry["is_pii"])
-        col = data[raw_name].astype("string").fillna("")
+        cells = ["" if v is None or v is pd.NA or (isinstance(v, float) and v != v) else str(v)
+                 for v in grid[:, where[raw_name]]]
         cache: dict[str, Converted] = {}
         values: list[Any] = []
-        for row, cell in zip(row_numbers, col.tolist(), strict=True):
+        for row, cell in zip(row_numbers, cells, strict=True):
             if cell and typ not in ("national_id", "phone"):
                 if _ZW.search(cell):
                     log.add(file, sheet, row, raw_name, cell, "zero_width", "zero-width character removed",
@@ -243,9 +256,11 @@ def apply_codebook(
         if typ == "person_name":
             stem = name[: -len("_name")] if name.endswith("_name") else name
             out[stem + "_title"] = pd.array([split_title(v)[0] if v else None for v in values], dtype="string")
-        if _dtype(typ).startswith("datetime"):
-            out[name] = pd.to_datetime(pd.Series(values, dtype="object")).astype("datetime64[us]")
+        dt = _dtype(typ)
+        if dt.startswith("datetime"):
+            out[name] = pd.to_datetime(pd.Series(values, dtype="object")).astype("datetime64[us]").to_numpy()
+        elif dt == "float64":
+            out[name] = np.asarray([math.nan if v is None else v for v in values], dtype="float64")
         else:
-            na: Any = math.nan if _dtype(typ) == "float64" else pd.NA
-            out[name] = pd.Series([na if v is None else v for v in values], dtype=_dtype(typ))
+            out[name] = pd.array(values, dtype=dt)
     return pd.DataFrame(out)

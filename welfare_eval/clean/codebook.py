@@ -154,10 +154,10 @@ class Codebook:
                 raise CleaningError(f"{where}: unknown wave(s) {bad}; use {list(WAVES)}")
             pii = str(r["pii"]).lower()
             if pii not in _YES_NO:
-                raise CleaningError(f"{where}: pii {r['pii']!r} must be 'yes' or 'no'")
+                raise CleaningError(f"{where}: pii {r['pii']!r} must be 'yes' or 'no'; fix the codebook")
             key = str(r["key"]).lower()
             if key not in _YES_NO:
-                raise CleaningError(f"{where}: key {r['key']!r} must be 'yes' or 'no'")
+                raise CleaningError(f"{where}: key {r['key']!r} must be 'yes' or 'no'; fix the codebook")
             recs.append(
                 {
                     **r,
@@ -195,8 +195,11 @@ class Codebook:
     def key_of(self, filename: str) -> list[str]:
         """Tidy names of the identity columns the codebook declares for a raw file (``key`` = yes), in
         codebook order; empty when the codebook declares none for it."""
-        rows = self.for_file(filename)
-        return list(dict.fromkeys(rows.loc[rows["is_key"].astype(bool), "name"].astype(str)))
+        cache = self.__dict__.setdefault("_key_of", {})
+        if filename not in cache:
+            rows = self.for_file(filename)
+            cache[filename] = list(dict.fromkeys(rows.loc[rows["is_key"].astype(bool), "name"].astype(str)))
+        return list(cache[filename])
 
     def sources(self) -> list[str]:
         """The distinct source patterns, in codebook order."""
@@ -210,6 +213,10 @@ class Codebook:
         CleaningError
             If no codebook row matches the file.
         """
+        key = (filename, wave)
+        cache = self.__dict__.setdefault("_for_file", {})
+        if key in cache:
+            return cache[key].copy()
         e = self.entries
         hit = e[[fnmatch.fnmatch(filename, str(p)) for p in e["source"]]]
         if hit.empty:
@@ -218,7 +225,8 @@ class Codebook:
             )
         if wave is not None:
             hit = hit[[(not wl) or (wave in wl) for wl in hit["wave_list"]]]
-        return hit.reset_index(drop=True)
+        cache[key] = hit.reset_index(drop=True)
+        return cache[key].copy()
 
     def check_header(self, filename: str, columns: list[str], *, wave: str | None = None) -> tuple[pd.DataFrame, list[str]]:
         """Codebook rows of a file and the raw columns the codebook does not know.
@@ -248,7 +256,17 @@ def read_codebook(path: str | Path) -> Codebook:
     Blank rows are skipped; a row with fewer or more fields than the header is an error.
     """
     raw = read_table(path)
+    hit = _CACHE.get((raw.sha256, Path(path).name))
+    if hit is not None:  # the same bytes validate to the same codebook (read-only use)
+        return hit
     bad = [i for i in raw.issues if i.kind != "blank"]
     if bad:
         raise CleaningError(f"{Path(path).name} row {bad[0].row} (line {bad[0].line}): {bad[0].message}; fix the codebook")
-    return Codebook.from_frame(raw.data, origin=Path(path).name, sha256=raw.sha256, rows=list(raw.rows))
+    cb = Codebook.from_frame(raw.data, origin=Path(path).name, sha256=raw.sha256, rows=list(raw.rows))
+    if len(_CACHE) > 8:
+        _CACHE.clear()
+    _CACHE[(raw.sha256, Path(path).name)] = cb
+    return cb
+
+
+_CACHE: dict[tuple[str, str], Codebook] = {}

@@ -43,6 +43,13 @@ __all__ = ["TABLES", "CleanResult", "clean_all", "find_pii", "variables"]
 #: Processed tables, in dependency order.
 TABLES: tuple[str, ...] = ("frame", "villages", "households", "benefits", "admin", "committee")
 CODEBOOK_NAMES = ("codebook.csv", "codebook.xlsx")
+#: Converted sheets of small raw files are remembered within the process (keyed by the file's SHA-256, the
+#: codebook's SHA-256, sheet, wave and header row; never when a ``set`` correction edits the sheet), so that
+#: rerunning the cleaning after a change to one file re-converts only that file. A remembered part is only
+#: read: the row decisions of a run live in its ledger, never in the part.
+MEMO_MAX_CELLS = 2_000_000
+_MEMO: dict[tuple[Any, ...], tuple[Part, list[Any]]] = {}
+_TABLES: dict[tuple[Any, ...], Any] = {}
 #: File name of the duplicates report written when conflicting duplicates stop the run.
 DUPLICATES_REPORT = "duplicates_report.csv"
 
@@ -268,9 +275,12 @@ def _read_parts(
             if text:
                 ctx.log.add(name, sh.name, sh.rows[k], "", text, "title_row", f"row above the header (row "
                             f"{sh.rows[hdr]}) not read", severity="warning", action="skipped")
-        tab = table_from_grid(path, sh, encoding=enc, sha256=digest, header_index=hdr)
-        if tab.data.empty and not tab.issues:
-            raise CleaningError(f"{where}: no data rows; re-export it or remove it from the raw folder")
+        tkey = (digest, name, sh.name, hdr)
+        tab = _TABLES.get(tkey) or table_from_grid(path, sh, encoding=enc, sha256=digest, header_index=hdr)
+        if len(sh.cells) * max(len(sh.cells[0]), 1) <= MEMO_MAX_CELLS:
+            _TABLES[tkey] = tab
+            while len(_TABLES) > 64:
+                _TABLES.pop(next(iter(_TABLES)))
         for new, old in tab.renamed.items():
             ctx.log.add(name, sh.name, tab.header_row, new, old, "header", "column name normalised (invisible "
                         "characters or extra spaces removed)", severity="info", action="normalized")
@@ -282,6 +292,8 @@ def _read_parts(
             hint = " or mark the sheet ignore_sheet in data/raw/corrections/" if book else ""
             raise CleaningError(f"{where}: column(s) {absent[:5]} listed in the codebook{extra} are not in the "
                                 f"{'sheet' if book else 'file'}; fix the codebook {cb.origin} or the export{hint}")
+        if tab.data.empty and not tab.issues:
+            raise CleaningError(f"{where}: no data rows; re-export it or remove it from the raw folder")
         known = set(entries["raw_name"])
         for col in cols:
             if col not in known:
@@ -314,7 +326,20 @@ def _read_parts(
                 ctx.log.add(name, sh.name, r, c.column, c.value, "correction",
                             f"set (was {was!r}) by {c.where}: {c.reason}", severity="info", action="corrected",
                             pii=c.column in pii_raw)
-        tidy = apply_codebook(raw, entries, file=name, sheet=sh.name, log=ctx.log, rows=list(tab.rows))
+        memo_key = (digest, cb.sha256, name, sh.name, wave, hdr) if not any(c.action == "set" for _, c in mine) else None
+        hit = _MEMO.get(memo_key) if memo_key is not None else None
+        if hit is not None:
+            part, rows_logged = hit
+            ctx.log.rows.extend(rows_logged)
+        else:
+            sub_log = CheckLog(pii_columns=ctx.log.pii_columns)
+            tidy = apply_codebook(raw, entries, file=name, sheet=sh.name, log=sub_log, rows=list(tab.rows))
+            ctx.log.rows.extend(sub_log.rows)
+            part = Part(name, sh.name, wave if has_waves else None, raw, tidy, entries, key=key, table=table)
+            if memo_key is not None and len(raw) * max(len(raw.columns), 1) <= MEMO_MAX_CELLS:
+                _MEMO[memo_key] = (part, list(sub_log.rows))
+                while len(_MEMO) > 64:
+                    _MEMO.pop(next(iter(_MEMO)))
         all_rows = [(int(r), int(ln)) for r, ln in zip(raw.index, tab.lines, strict=True)]
         all_rows += [(i.row, i.line) for i in tab.issues]
         all_rows.sort()
@@ -344,7 +369,7 @@ def _read_parts(
                 ctx.ledger.reject(name, sh.name, r, f"dropped by {c.where}: {c.reason}")
                 ctx.log.add(name, sh.name, r, "", "", "correction", f"row dropped by {c.where}: {c.reason}",
                             severity="info", action="rejected")
-        parts.append(Part(name, sh.name, wave if has_waves else None, raw, tidy, entries, key=key, table=table))
+        parts.append(part)
         n_rows += len(all_rows)
     if not parts:
         raise CleaningError(f"{name}: no sheet with data was read; check the workbook or the ignore_sheet corrections")
@@ -493,6 +518,15 @@ def clean_all(
         if p.is_file() and p.name not in done and p.resolve() != codebook_path and not p.name.startswith(".")
         and not p.name.upper().startswith("README")  # the folder's own documentation
     )
+    for name in ignored:  # an export of a source saved in another format would otherwise be left out unnoticed
+        for pattern in cb.sources():
+            if Path(name).suffix.lower() != Path(pattern).suffix.lower() and fnmatch.fnmatch(
+                Path(name).stem, Path(pattern).stem
+            ):
+                raise CleaningError(
+                    f"{name}: looks like an export of codebook source {pattern!r} but is a {Path(name).suffix or 'file '}"
+                    f" without that type; save it as {Path(pattern).suffix} or move it out of the raw folder"
+                )
     if ignored:
         ctx.notes.append(f"files not in the codebook, not imported: {ignored}")
     for need in ("frame", "villages"):

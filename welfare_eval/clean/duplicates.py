@@ -84,10 +84,9 @@ def _exact_duplicates(ctx: Context, part: Part) -> None:
         return
     rows = [int(r) for r in d[ROW]]
     counters = {part.raw_of(n) for n in EXPORT_COUNTERS}
-    cols = [c for c in part.raw.columns if c not in counters]
-    raw = part.raw.loc[rows, cols]
+    cols = [str(c) for c in part.raw.columns if c not in counters]
     first: dict[tuple[str, ...], int] = {}
-    for r, sig in zip(rows, raw.itertuples(index=False, name=None), strict=True):
+    for r, sig in zip(rows, part.raw_rows(rows, cols), strict=True):
         if sig in first:
             ctx.ledger.merge(part.file, part.sheet, r, first[sig], f"exact duplicate of row {first[sig]}")
             ctx.log.add(part.file, part.sheet, r, "", "", "duplicate_exact",
@@ -97,19 +96,15 @@ def _exact_duplicates(ctx: Context, part: Part) -> None:
 
 
 def _differs(group: list[_Row]) -> dict[tuple[str, str, int], list[str]]:
-    out = {}
+    """Raw columns (not submission metadata) in which each row of a group differs from another row."""
+    recs = []
     for g in group:
+        cols = [str(c) for c in g.part.raw.columns]
+        recs.append(dict(zip(cols, g.part.raw_rows([g.row])[0], strict=True)))
+    out = {}
+    for g, mine in zip(group, recs, strict=True):
         meta = {g.part.raw_of(n) for n in SUBMISSION_META}
-        cols = [c for c in g.part.raw.columns if c not in meta]
-        mine = g.part.raw.loc[g.row]
-        diff = []
-        for c in cols:
-            for o in group:
-                if o is g:
-                    continue
-                if c not in o.part.raw.columns or str(o.part.raw.at[o.row, c]) != str(mine[c]):
-                    diff.append(c)
-                    break
+        diff = [c for c in mine if c not in meta and any(o.get(c) != mine[c] for o in recs if o is not mine)]
         out[(g.part.file, g.part.sheet, g.row)] = diff
     return out
 
@@ -158,7 +153,13 @@ def settle_duplicates(
                 continue
             ok = d[p.key].notna().all(axis=1)
             if "village_id" in d.columns and skip_villages:
-                ok &= ~d["village_id"].isin(skip_villages)
+                skipped = d["village_id"].isin(skip_villages).fillna(False)
+                for r in d.loc[skipped, ROW]:  # a decision about a row of a dropped pair is moot, not stale
+                    hit = keep_rows.get((p.file, p.sheet, int(r)))
+                    if hit is not None:
+                        corrections.mark(hit[0])
+                        used_keep.add((p.file, p.sheet, int(r)))
+                ok &= ~skipped
             for r, kv in zip(d.loc[ok, ROW], d.loc[ok, p.key].itertuples(index=False, name=None), strict=True):
                 groups[tuple(str(v) for v in kv)].append(_Row(p, int(r), kv))
         for _k, g in groups.items():

@@ -296,61 +296,49 @@ def _csv_grid(path: Path, raw: bytes) -> tuple[str, Sheet]:
 def _xlsx_grids(path: Path, raw: bytes) -> list[Sheet]:
     from openpyxl import load_workbook
 
-    def load(data_only: bool) -> Any:
+    def load(data_only: bool, read_only: bool = True) -> Any:
         try:
-            return load_workbook(io.BytesIO(raw), read_only=True, data_only=data_only)
+            return load_workbook(io.BytesIO(raw), read_only=read_only, data_only=data_only)
         except Exception as exc:  # openpyxl raises many kinds (zipfile, XML, KeyError, ...)
             raise CleaningError(f"{path.name}: cannot read as Excel ({type(exc).__name__}); open it in Excel and save "
                                 "it again as .xlsx (not password-protected)") from None
 
-    wb = load(False)
-    out: list[Sheet] = []
-    any_formula = False
-    grids: list[tuple[str, list[list[Any]], list[tuple[int, int, str]]]] = []
+    # one pass over the cells; the values Excel saved for formulas are read only when there are formulas
+    wb = load(False, read_only=False)
+    grids: list[tuple[str, list[list[Any]]]] = []
+    found: list[tuple[str, int, int, str]] = []
     try:
         for ws in wb.worksheets:
-            values: list[list[Any]] = []
-            forms: list[tuple[int, int, str]] = []
+            values = []
             for r, row in enumerate(ws.iter_rows(min_row=1), start=1):
                 vals = []
                 for j, c in enumerate(row, start=1):
                     v = c.value
-                    if getattr(c, "data_type", "") == "f" and isinstance(v, str):
-                        forms.append((r, j, v))
+                    if c.data_type == "f":
+                        found.append((str(ws.title), r, j, str(v)))
                     vals.append(v)
                 values.append(vals)
-            any_formula = any_formula or bool(forms)
-            grids.append((str(ws.title), values, forms))
-    except CleaningError:
-        raise
+            grids.append((str(ws.title), values))
     except Exception as exc:
         raise CleaningError(f"{path.name}: cannot read as Excel ({type(exc).__name__}); open it in Excel and save it "
                             "again as .xlsx") from None
     finally:
         wb.close()
-    cached: dict[tuple[str, int, int], Any] = {}
-    if any_formula:
-        wb2 = load(True)
-        try:
-            for (title, _, forms), ws in zip(grids, wb2.worksheets, strict=True):
-                want = {(r, j) for r, j, _ in forms}
-                for r, row in enumerate(ws.iter_rows(min_row=1, values_only=True), start=1):
-                    for j, v in enumerate(row, start=1):
-                        if (r, j) in want:
-                            cached[(title, r, j)] = v
-        finally:
-            wb2.close()
-    for title, values, forms in grids:
-        flist = []
-        for r, j, f in forms:
-            v = cached.get((title, r, j))
-            values[r - 1][j - 1] = v
-            flist.append((r, j, f, _cell_text(v)))
+    formulas: dict[str, list[tuple[int, int, str, str]]] = {t: [] for t, _ in grids}
+    if found:
+        cached = load(True, read_only=False)
+        by_title = dict(grids)
+        for title, r, j, f in found:
+            saved = cached[title].cell(r, j).value
+            by_title[title][r - 1][j - 1] = saved
+            formulas[title].append((r, j, f, _cell_text(saved)))
+    out: list[Sheet] = []
+    for title, values in grids:
         while values and all(_cell_text(v) == "" for v in values[-1]):
             values.pop()  # trailing empty rows are formatting, not data
         cells = [[_cell_text(v) for v in row] for row in values]
         nums = list(range(1, len(cells) + 1))
-        out.append(Sheet(title, cells, nums, nums, flist))
+        out.append(Sheet(title, cells, nums, nums, formulas[title]))
     return out
 
 
@@ -369,12 +357,26 @@ def read_grid(path: str | Path) -> tuple[str, str, list[Sheet]]:
         raise CleaningError(f"{path.name}: file is empty; re-export it from the source system")
     digest = hashlib.sha256(raw).hexdigest()
     suffix = path.suffix.lower()
+    key = (digest, suffix, path.name)
+    if key in _GRIDS:  # the same bytes give the same grid (grids are never modified)
+        return _GRIDS[key]
     if suffix == ".csv":
         enc, sheet = _csv_grid(path, raw)
-        return enc, digest, [sheet]
-    if suffix in (".xlsx", ".xlsm"):
-        return "xlsx", digest, _xlsx_grids(path, raw)
-    raise CleaningError(f"{path.name}: unsupported file type {suffix!r}; save it as .csv (UTF-8) or .xlsx")
+        out = (enc, digest, [sheet])
+    elif suffix in (".xlsx", ".xlsm"):
+        out = ("xlsx", digest, _xlsx_grids(path, raw))
+    else:
+        raise CleaningError(f"{path.name}: unsupported file type {suffix!r}; save it as .csv (UTF-8) or .xlsx")
+    if len(raw) <= _GRID_MEMO_BYTES:
+        _GRIDS[key] = out
+        while len(_GRIDS) > 64:
+            _GRIDS.pop(next(iter(_GRIDS)))
+    return out
+
+
+#: Grids of small files are remembered within the process, by content hash (see :func:`read_grid`).
+_GRID_MEMO_BYTES = 4 * 1024 * 1024
+_GRIDS: dict[tuple[str, str, str], tuple[str, str, list[Sheet]]] = {}
 
 
 def _where(path: Path, sheet: str) -> str:

@@ -5,11 +5,11 @@ village name must not reach the processed tables), on every value written to a l
 duplicates report, error messages), and as a last scan of every processed table.
 
 National IDs
-    13 digits, written together (``1101700230705``), in the official layout (``1-1017-00230-70-5``) or
-    in any other grouping with spaces, dashes, dots or slashes between digits (``1 1017 00230 70 5``);
-    Thai digits count as digits. A run of 13 digits written together or in the official layout is
-    personal data whatever its check digit (a mistyped ID is still an ID); a 13-digit run in any other
-    grouping is taken for an ID only when its check digit is right
+    13 digits, written together (``1101700230708``), in the official grouping 1-4-5-2-1 with dashes,
+    spaces or dots (``1-1017-00230-70-8``, ``1 1017 00230 70 8``) or in any other grouping with spaces,
+    dashes, dots or slashes between digits; Thai digits count as digits. A run of 13 digits written
+    together or in the official grouping is personal data whatever its check digit (a mistyped ID is
+    still an ID); a 13-digit run in any other grouping is taken for an ID only when its check digit is right
     (:func:`welfare_eval.clean.ids.national_id_check_digit`), so that a list of small numbers is not
     mistaken for one.
 Phone numbers
@@ -44,7 +44,7 @@ _EDGE_L = r"(?<![0-9A-Za-z])(?<![0-9][ \-./])"
 _EDGE_R = r"(?![0-9A-Za-z])(?![ \-./][0-9])"
 #: 13 digits with at most three separators between two digits.
 _ID_ANY = re.compile(_EDGE_L + r"\d(?:" + _SEP + r"{0,3}\d){12}" + _EDGE_R)
-_ID_PLAIN = re.compile(r"^\d{13}$|^\d-\d{4}-\d{5}-\d{2}-\d$")
+_ID_PLAIN = re.compile(r"^\d{13}$|^\d[ \t\u00a0\-.]?\d{4}[ \t\u00a0\-.]?\d{5}[ \t\u00a0\-.]?\d{2}[ \t\u00a0\-.]?\d$")
 _PSEP = r"[ \t\u00a0\-.()]"
 _PHONE = re.compile(
     r"(?<![0-9A-Za-z+])(?<![0-9][ \-.])"
@@ -65,13 +65,18 @@ def _is_id(match: str) -> bool:
     return len(d) == 13 and national_id_check_digit(d[:12]) == int(d[12])
 
 
+#: necessary condition for an ID or a phone number: 8 digits with at most 4 other characters between two
+_CANDIDATE = re.compile("[0-9๐-๙](?:[^0-9๐-๙]{0,4}[0-9๐-๙]){7}")
+
+
 def pii_kind(text: object) -> str | None:
     """``"national ID"`` or ``"phone number"`` if ``text`` contains one, else ``None``."""
     if text is None or text is pd.NA:
         return None
-    s = str(text).translate(_THAI_DIGITS)
-    if sum(ch.isdigit() for ch in s) < 8:
+    s = str(text)
+    if not _CANDIDATE.search(s):
         return None
+    s = s.translate(_THAI_DIGITS)
     if any(_is_id(m.group(0)) for m in _ID_ANY.finditer(s)):
         return "national ID"
     if _PHONE.search(s):
@@ -135,7 +140,7 @@ def find_pii(df: pd.DataFrame) -> list[str]:
             continue
         if not (pd.api.types.is_string_dtype(s) or s.dtype == object or isinstance(s.dtype, pd.CategoricalDtype)):
             continue
-        vals = pd.unique(s.dropna().astype(str))
-        if any(pii_kind(v) for v in vals):
+        vals = s.cat.categories if isinstance(s.dtype, pd.CategoricalDtype) else s.unique()
+        if any(isinstance(v, str) and _CANDIDATE.search(v) and pii_kind(v) for v in vals):
             hits.append(str(c))
     return hits

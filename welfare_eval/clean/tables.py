@@ -93,6 +93,16 @@ class Part:
             self._raw_names = {str(n): str(r) for n, r in zip(self.entries["name"], self.entries["raw_name"], strict=True)}
         return self._raw_names.get(name, name)
 
+    def raw_rows(self, rows: list[int], columns: list[str] | None = None) -> list[tuple[str, ...]]:
+        """Raw text of the given spreadsheet rows (all columns, or ``columns``) as tuples."""
+        if not hasattr(self, "_raw_values"):
+            self._raw_values = self.raw.to_numpy(dtype=object)
+            self._raw_pos = {int(r): i for i, r in enumerate(self.raw.index)}
+            self._raw_cols = {str(c): j for j, c in enumerate(self.raw.columns)}
+        js = [self._raw_cols[c] for c in columns] if columns is not None else list(range(self._raw_values.shape[1]))
+        vals = self._raw_values
+        return [tuple(vals[self._raw_pos[r], j] for j in js) for r in rows]
+
     def pii_names(self) -> set[str]:
         return set(self.entries.loc[self.entries["is_pii"].astype(bool), "name"])
 
@@ -179,16 +189,6 @@ def _check_village(ctx: Context, part: Part, known: set[str] | None, what: str) 
         out = d["village_id"].notna() & ~d["village_id"].isin(known)
         ctx.reject(part, d.loc[out, ROW], f"village code not in the {what}", rule="village_not_in_" + what,
                    column=col, values=d.loc[out, "village_id"])
-
-
-def _robust_outliers(x: pd.Series) -> pd.Series:
-    """Boolean mask of values whose robust z on the log1p scale exceeds :data:`OUTLIER_Z`."""
-    v = pd.Series(np.log1p(x.astype("float64").clip(lower=0).to_numpy()), index=x.index)
-    med = v.median()
-    mad = (v - med).abs().median() * 1.4826
-    if not np.isfinite(mad) or mad == 0:
-        return pd.Series(False, index=x.index)
-    return ((v - med).abs() / mad > OUTLIER_Z).fillna(False)
 
 
 def _finish(ctx: Context, parts: list[Part], *, keep_pii: bool = False) -> pd.DataFrame:
@@ -423,69 +423,99 @@ def _welfare_columns(columns: list[str]) -> list[str]:
     return [c for c in codes if f"received_{c}" in columns and f"amount_{c}" in columns]
 
 
+def _mask(x: Any) -> np.ndarray:
+    """A plain boolean array (missing = False) of a boolean Series or array."""
+    if isinstance(x, pd.Series):
+        return x.to_numpy(dtype=bool, na_value=False)
+    return np.asarray(x, dtype=bool)
+
+
+def _flag_where(ctx: Context, p: Part, d: pd.DataFrame, mask: Any, name: str, rule: str, message: Any, *,
+                severity: str = "error", values: Any = None) -> None:
+    """Flag the cells of column ``name`` of the rows of ``d`` where ``mask`` holds (fast when none does)."""
+    m = _mask(mask)
+    if not m.any():
+        return
+    rows = d[ROW].to_numpy()[m]
+    vals = d[name].to_numpy(dtype=object)[m] if values is None else values
+    msgs = message if isinstance(message, str) else [x for x, k in zip(message, m, strict=True) if k]
+    ctx.flag(p, rows, p.raw_of(name), vals, rule, msgs, severity=severity)
+
+
+def _outliers(x: np.ndarray) -> np.ndarray:
+    """Positive values whose robust z on the log1p scale (median/MAD of the positive values) exceeds
+    :data:`OUTLIER_Z` (Iglewicz & Hoaglin's modified z-score, MAD scaled by 1.4826)."""
+    out = np.zeros(x.shape, dtype=bool)
+    pos = np.isfinite(x) & (x > 0)
+    if pos.sum() < 2:
+        return out
+    v = np.log1p(x[pos])
+    med = np.median(v)
+    mad = np.median(np.abs(v - med)) * 1.4826
+    if not np.isfinite(mad) or mad == 0:
+        return out
+    out[pos] = np.abs(v - med) / mad > OUTLIER_Z
+    return out
+
+
 def _household_checks(ctx: Context, p: Part, vill: pd.DataFrame) -> None:
     d = ctx.kept(p)
+    if d.empty:
+        return
     # typed village name against the code list name of its (authoritative) village code
     if "village_name" in d.columns:
-        listed = d["village_id"].map(vill.set_index("village_id")["village_name"])
-        typed_k = d["village_name"].fillna("").astype(str).map(village_name_key)
-        listed_k = listed.fillna("").astype(str).map(village_name_key)
-        diff = d["village_name"].notna() & listed.notna() & (typed_k != listed_k)
-        msgs = [
-            f"typed name differs from the code list name {b} (similarity "
-            f"{difflib.SequenceMatcher(None, a, village_name_key(b)).ratio():.2f}); code kept"
-            for a, b in zip(typed_k[diff], listed[diff], strict=True)
-        ]
-        ctx.flag(p, d.loc[diff, ROW], p.raw_of("village_name"), d.loc[diff, "village_name"], "village_name", msgs,
-                 severity="warning")
-    inter = d["status"] == "interviewed"
+        listed = d["village_id"].map(vill.set_index("village_id")["village_name"]).tolist()
+        typed = d["village_name"].tolist()
+        diff, msgs = [], []
+        for a, b in zip(typed, listed, strict=True):
+            bad = a is not pd.NA and b is not pd.NA and a is not None and b is not None and \
+                village_name_key(str(a)) != village_name_key(str(b))
+            diff.append(bad)
+            msgs.append(f"typed name differs from the code list name {b} (similarity "
+                        f"{difflib.SequenceMatcher(None, village_name_key(str(a)), village_name_key(str(b))).ratio():.2f}); "
+                        "code kept" if bad else "")
+        _flag_where(ctx, p, d, diff, "village_name", "village_name", msgs, severity="warning")
+    inter = _mask(d["status"] == "interviewed")
     answers = [c for c in d.columns if c not in {ROW, "status", "village_id", "village_name", "hh_id", *SUBMISSION_META}]
     # skip pattern: no answers unless interviewed
-    has_ans = d[answers].notna().any(axis=1) & ~inter
-    ctx.flag(p, d.loc[has_ans, ROW], p.raw_of("status"), d.loc[has_ans, "status"], "skip_pattern",
-             "answers recorded for a household that was not interviewed")
+    has_ans = d[answers].notna().to_numpy().any(axis=1) & ~inter
+    _flag_where(ctx, p, d, has_ans, "status", "skip_pattern", "answers recorded for a household that was not interviewed")
     if "coped" in d.columns and "had_health_shock" in d.columns:
-        bad = d["coped"].notna() & (d["had_health_shock"] == 0)
-        ctx.flag(p, d.loc[bad, ROW], p.raw_of("coped"), d.loc[bad, "coped"], "skip_pattern",
-                 "coping answered although no health shock")
-        bad = inter & d["coped"].isna() & (d["had_health_shock"] == 1)
-        ctx.flag(p, d.loc[bad, ROW], p.raw_of("coped"), [""] * int(bad.sum()), "skip_pattern",
-                 "coping not answered after a health shock", severity="warning")
+        coped = d["coped"].notna().to_numpy()
+        shock = d["had_health_shock"].to_numpy(dtype=float, na_value=np.nan)
+        _flag_where(ctx, p, d, coped & (shock == 0), "coped", "skip_pattern", "coping answered although no health shock")
+        _flag_where(ctx, p, d, inter & ~coped & (shock == 1), "coped", "skip_pattern",
+                    "coping not answered after a health shock", severity="warning", values=None)
     if "head_title" in d.columns and "head_sex" in d.columns:
         want = d["head_title"].map({"mr": "male", "boy": "male", "mrs": "female", "miss": "female", "girl": "female"})
         bad = want.notna() & d["head_sex"].notna() & (want != d["head_sex"])
-        ctx.flag(p, d.loc[bad, ROW], p.raw_of("head_sex"), d.loc[bad, "head_sex"], "consistency",
-                 "head's sex does not agree with the title of the head's name")
+        _flag_where(ctx, p, d, bad, "head_sex", "consistency", "head's sex does not agree with the title of the head's name")
     wt = _welfare_columns(list(d.columns))
     for c in wt:
-        rec, amt = d[f"received_{c}"], d[f"amount_{c}"]
-        bad = (rec == 0) & (amt > 0)
-        ctx.flag(p, d.loc[bad, ROW], p.raw_of(f"amount_{c}"), d.loc[bad, f"amount_{c}"], "consistency",
-                 f"amount > 0 but {c} welfare not received")
-        bad = (rec == 1) & (amt == 0)
-        ctx.flag(p, d.loc[bad, ROW], p.raw_of(f"amount_{c}"), d.loc[bad, f"amount_{c}"], "consistency",
-                 f"{c} welfare received but amount 0", severity="warning")
+        rec = d[f"received_{c}"].to_numpy(dtype=float, na_value=np.nan)
+        amt = d[f"amount_{c}"].to_numpy(dtype=float, na_value=np.nan)
+        _flag_where(ctx, p, d, (rec == 0) & (amt > 0), f"amount_{c}", "consistency",
+                    f"amount > 0 but {c} welfare not received")
+        _flag_where(ctx, p, d, (rec == 1) & (amt == 0), f"amount_{c}", "consistency",
+                    f"{c} welfare received but amount 0", severity="warning")
     if "welfare_satisfaction" in d.columns and wt:
-        anyw = (d[[f"received_{c}" for c in wt]] == 1).any(axis=1)
-        bad = d["welfare_satisfaction"].notna() & ~anyw
-        ctx.flag(p, d.loc[bad, ROW], p.raw_of("welfare_satisfaction"), d.loc[bad, "welfare_satisfaction"],
-                 "skip_pattern", "satisfaction answered although no welfare received")
+        anyw = (d[[f"received_{c}" for c in wt]].to_numpy(dtype=float, na_value=np.nan) == 1).any(axis=1)
+        _flag_where(ctx, p, d, d["welfare_satisfaction"].notna().to_numpy() & ~anyw, "welfare_satisfaction",
+                    "skip_pattern", "satisfaction answered although no welfare received")
     for c in ["savings", "debt"] + [f"amount_{w}" for w in wt]:
         if c in d.columns:
-            pos = d[c] > 0
-            o = pd.Series(False, index=d.index)
-            o[pos] = _robust_outliers(d.loc[pos, c])
-            ctx.flag(p, d.loc[o, ROW], p.raw_of(c), d.loc[o, c], "outlier",
-                     f"robust z > {OUTLIER_Z:g} on the log scale; kept, please verify", severity="warning")
+            _flag_where(ctx, p, d, _outliers(d[c].to_numpy(dtype=float, na_value=np.nan)), c, "outlier",
+                        f"robust z > {OUTLIER_Z:g} on the log scale; kept, please verify", severity="warning")
     # same national ID on two households of a wave
     if "national_id" in d.columns:
         nid = d["national_id"]
         dup = nid.notna() & nid.duplicated(keep=False) & d["hh_id"].notna()
-        g = d[dup].groupby("national_id")["hh_id"].nunique()
-        clash = d["national_id"].isin(g[g > 1].index)
-        for r in d.loc[clash, ROW]:
-            ctx.log.add(p.file, p.sheet, int(r), p.raw_of("national_id"), "", "national_id_conflict",
-                        "the same national ID appears on two households", pii=True)
+        if dup.any():
+            g = d[dup].groupby("national_id")["hh_id"].nunique()
+            clash = d["national_id"].isin(g[g > 1].index)
+            for r in d.loc[clash, ROW]:
+                ctx.log.add(p.file, p.sheet, int(r), p.raw_of("national_id"), "", "national_id_conflict",
+                            "the same national ID appears on two households", pii=True)
 
 
 def household_identity(village_id: pd.Series, hh_id: pd.Series) -> list[str]:
@@ -576,10 +606,10 @@ def build_households(
     # benefits (long) and household welfare totals
     wt = _welfare_columns(list(hh.columns))
     keyc = ["hh_id", "village_id", "wave"]
+    base = hh.loc[hh["interviewed"] == 1, keyc + [f"{k}_{c}" for c in wt for k in ("received", "amount")]]
     ben = pd.concat(
         [
-            hh.loc[hh["interviewed"] == 1, keyc]
-            .assign(welfare_type=c, received=hh[f"received_{c}"], amount=hh[f"amount_{c}"])
+            base[keyc].assign(welfare_type=c, received=base[f"received_{c}"], amount=base[f"amount_{c}"])
             for c in wt
         ],
         ignore_index=True,

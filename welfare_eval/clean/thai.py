@@ -111,7 +111,10 @@ def normalize_text(text: str) -> str:
 
     Thai digits are kept (use :func:`thai_to_arabic_digits`); letters are not otherwise changed.
     """
-    s = unicodedata.normalize("NFC", str(text))
+    s = str(text)
+    if s.isascii() and s.isprintable() and "  " not in s:  # fast path: nothing to normalise but the ends
+        return s.strip()
+    s = unicodedata.normalize("NFC", s)
     s = remove_zw(s).translate(_EXTRA_INVISIBLE)
     s = _SPACE_RE.sub(" ", s)  # tabs, NBSP, ideographic and narrow spaces -> one ASCII space
     return str(remove_dup_spaces(s)).strip()
