@@ -262,5 +262,5 @@ def apply_codebook(
         elif dt == "float64":
             out[name] = np.asarray([math.nan if v is None else v for v in values], dtype="float64")
         else:
-            out[name] = pd.array(values, dtype=dt)
+            out[name] = pd.array(values, dtype=dt)  # type: ignore[call-overload]
     return pd.DataFrame(out)

@@ -488,8 +488,8 @@ def _household_checks(ctx: Context, p: Part, vill: pd.DataFrame) -> None:
                     "coping not answered after a health shock", severity="warning", values=None)
     if "head_title" in d.columns and "head_sex" in d.columns:
         want = d["head_title"].map({"mr": "male", "boy": "male", "mrs": "female", "miss": "female", "girl": "female"})
-        bad = want.notna() & d["head_sex"].notna() & (want != d["head_sex"])
-        _flag_where(ctx, p, d, bad, "head_sex", "consistency", "head's sex does not agree with the title of the head's name")
+        sex_bad = want.notna() & d["head_sex"].notna() & (want != d["head_sex"])
+        _flag_where(ctx, p, d, sex_bad, "head_sex", "consistency", "head's sex does not agree with the title of the head's name")
     wt = _welfare_columns(list(d.columns))
     for c in wt:
         rec = d[f"received_{c}"].to_numpy(dtype=float, na_value=np.nan)
