@@ -1,18 +1,25 @@
 """Codebook-driven, Thai-aware import of the raw exports (``data/raw`` → ``data/processed``).
 
-In the spirit of the World Bank DIME tools (``iecodebook``, ``ieduplicates``) and IPA's
-high-frequency checks: the raw files are never edited, every correction is made in code from the
-codebook, every raw row is accounted for in a ledger, every failed check is a row of a report, and
-no personal data reaches the processed tables.
+In the spirit of the World Bank DIME tools (``iecodebook``, ``ieduplicates``, ``iecorrect``) and IPA's
+high-frequency checks: the raw files are never edited, every correction is made in code from the codebook
+or in a corrections file a person keeps with the raw data, every raw row is accounted for in a ledger, every
+failed check is a row of a report, and no personal data reaches the processed tables or any log.
 
 Entry point
 -----------
-``clean_all(raw_dir, out_dir, *, codebook=None, key=None, regions=None, demo=False) -> CleanResult`` reads every raw file named
-by the codebook's ``source`` patterns (CSV in UTF-8, UTF-8 with BOM or cp874 — detected and reported —
-and XLSX, every sheet), applies the codebook (rename, convert, recode, range and code checks, Thai
-normalisation), builds and validates the six tables, and writes (all-or-nothing) into ``out_dir``:
-``<table>.parquet``, ``ledger.csv``, ``checks.csv`` and ``manifest.json`` (sha256 of inputs and outputs,
-encodings, codebook, pseudonym-key source and fingerprint; no timestamps, so reruns are identical).
+``clean_all(raw_dir, out_dir, *, codebook=None, key=None, regions=None, demo=False, corrections=None,
+drop_pairs=None, issues_dir=None) -> CleanResult`` reads every raw file named by the codebook's ``source`` patterns (CSV in
+UTF-8, UTF-8 with BOM, UTF-16 with BOM or cp874 — detected and reported — and XLSX, every sheet), applies the
+corrections (:mod:`welfare_eval.clean.corrections`), the codebook (rename, convert, recode, range and code
+checks, Thai normalisation) and the identity rules (:mod:`welfare_eval.clean.duplicates`), builds and
+validates the six tables, and publishes as one unit (:mod:`welfare_eval.clean.write`) into ``out_dir``:
+``<table>.parquet``, ``ledger.csv``, ``checks.csv``, ``variables.csv`` and ``manifest.json`` (sha256 of inputs
+and outputs, encodings, codebook, keys, corrections, dropped pairs, pseudonym-key source and fingerprint; no
+timestamps, so reruns are identical). Later stages call :func:`verify_processed` before reading it.
+
+Fail closed: without a pseudonymisation key the run stops, unless the caller passes ``demo=True`` (the
+pipeline does so only when every raw file has the SHA-256 the simulator recorded); faults that make the
+study's design uncertain stop the run with a one-line error naming file, sheet, row and column.
 
 Processed tables (schemas in :mod:`welfare_eval.clean.schemas`)
 --------------------------------------------------------------
@@ -20,11 +27,11 @@ Processed tables (schemas in :mod:`welfare_eval.clean.schemas`)
                 district_code, subdistrict_code, n_households, covariates, eligibility flags, pilot.
 ``villages``    study village: village_id, village_name, region, province_code, arm (pilot/comparison),
                 treated (0/1), pair_id, n_households (N), n_sampled (n per wave), frame covariates.
-``households``  sampled household × wave (respondents and non-respondents): hh_id (HMAC pseudonym,
-                stable across waves), village_id, region, pair_id, arm, treated, wave (ordered
-                categorical), year (C.E.), status, interviewed, panel (also sampled in the previous
-                wave), n_population (N), n_sampled (n) — design weight N/n —, head_title, answers and
-                outcomes (any_welfare, n_welfare_types, welfare_amount, savings, debt, coped, qol and
+``households``  sampled household × wave (respondents and non-respondents): hh_id (HMAC pseudonym of the
+                village code + household id, stable across waves), village_id, region, pair_id, arm, treated,
+                wave (ordered categorical), year (C.E.), status, interviewed, panel (also sampled in the
+                previous wave), n_population (N), n_sampled (n) — design weight N/n —, head_title, answers
+                and outcomes (any_welfare, n_welfare_types, welfare_amount, savings, debt, coped, qol and
                 self-reliance items and indexes, memberships, satisfaction). Answers refused by a
                 check are missing, never guessed.
 ``benefits``    interviewed household × wave × welfare_type: received (0/1), amount (baht).
@@ -35,8 +42,10 @@ Processed tables (schemas in :mod:`welfare_eval.clean.schemas`)
 ``committee``   committee member × item: village_id, arm, treated, member_no, role, item, factor, score 1–5.
 
 Building blocks: :mod:`welfare_eval.clean.thai` (Thai digits, Buddhist-Era dates, baht amounts, text
-normalisation, title prefixes, village names), :func:`read_table` (encoding detection),
-:func:`read_codebook`, :func:`national_id_check_digit`, :func:`load_key` / :func:`pseudonymize`.
+normalisation, title prefixes, village names), :func:`read_table` (encoding detection, every line
+accounted for), :func:`read_codebook`, :func:`read_corrections`, :func:`national_id_check_digit`,
+:func:`pii_kind` / :func:`mask_text` / :func:`find_pii` (IDs and phone numbers in any layout),
+:func:`load_key` / :func:`pseudonymize`, :func:`verify_processed` / :class:`StaleDataError`.
 """
 
 from __future__ import annotations

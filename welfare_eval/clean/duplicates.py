@@ -63,8 +63,10 @@ def _raw_text(part: Part, row: int, tidy_name: str) -> str:
 
 
 def key_text(part: Part, row: int, key: list[str]) -> str:
-    """The identity of a raw row as the duplicates report shows it: ``village_id=…; hh_id=…``."""
-    return "; ".join(f"{k}={_raw_text(part, row, k).strip()}" for k in key)
+    """The identity of a raw row as the duplicates report shows it: ``village_id=…; hh_id=…`` (the value of a
+    personal-data column as ``<pii>``)."""
+    pii = part.pii_names()
+    return "; ".join(f"{k}={'<pii>' if k in pii else _raw_text(part, row, k).strip()}" for k in key)
 
 
 def _norm_key(s: str) -> str:

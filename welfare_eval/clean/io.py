@@ -65,7 +65,15 @@ _FIELD_LIMIT = 64 * 1024 * 1024
 
 
 class CleaningError(ValueError):
-    """A problem with a raw file or the codebook that the user must fix (one-line message)."""
+    """A problem with a raw file or the codebook that the user must fix (one-line message).
+
+    The message never shows a national ID or phone number: any such text in it is masked.
+    """
+
+    def __init__(self, message: object = "") -> None:
+        from welfare_eval.clean.pii import mask_text
+
+        super().__init__(mask_text(" ".join(str(message).split())))
 
 
 @dataclass(frozen=True)
