@@ -21,17 +21,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from welfare_eval.clean.apply import ROW
+from welfare_eval.clean.context import EXPORT_COUNTERS, SUBMISSION_META, Context, Part
 from welfare_eval.clean.corrections import Corrections
 from welfare_eval.clean.io import CleaningError
 from welfare_eval.clean.pii import safe_log_value
-
-if TYPE_CHECKING:
-    from welfare_eval.clean.tables import Context, Part
 
 __all__ = ["DEFAULT_KEYS", "REPORT_COLUMNS", "key_text", "settle_duplicates"]
 
@@ -47,12 +45,6 @@ DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
 #: Columns of the duplicates report (the last two are for the person who settles the conflicts).
 REPORT_COLUMNS = ["group", "file", "sheet", "row", "line", "key", "submission", "submitted_at", "differs", "action",
                   "reason"]
-#: Tidy names of export bookkeeping, ignored when looking for exact duplicates.
-EXPORT_COUNTERS = frozenset({"row_index"})
-#: Tidy names of submission metadata (differ between resubmissions; not "content").
-SUBMISSION_META = frozenset(
-    {"row_index", "submission_id", "submission_uuid", "submitted_at", "interview_start", "interview_end", "interview_date"}
-)
 
 
 def _raw_text(part: Part, row: int, tidy_name: str) -> str:

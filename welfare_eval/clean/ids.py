@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from welfare_eval.clean.io import CleaningError
+from welfare_eval.clean.pii import national_id_check_digit
 
 __all__ = [
     "DEMO_KEY_SOURCE",
@@ -35,17 +36,6 @@ KEY_FILE = Path("~/.config/welfare_eval/pseudonym.key")
 DEMO_KEY_SOURCE = "demo key (public, for synthetic demo data only)"
 _MIN_KEY_BYTES = 16
 _ID_RE = re.compile(r"\d{13}")
-
-
-def national_id_check_digit(first12: str) -> int:
-    """Check digit of a Thai 13-digit national ID from its first 12 digits.
-
-    ``d13 = (11 − Σ_{i=1..12} d_i·(14 − i) mod 11) mod 10`` (Department of Provincial Administration).
-    """
-    if not re.fullmatch(r"\d{12}", first12):
-        raise ValueError(f"need 12 digits, got {first12!r}")
-    s = sum(int(d) * (14 - i) for i, d in enumerate(first12, start=1))
-    return (11 - s % 11) % 10
 
 
 def national_id_problem(value: str) -> str | None:

@@ -38,6 +38,7 @@ from typing import Any
 
 import pandas as pd
 
+from welfare_eval.clean.pii import mask_text
 from welfare_eval.clean.thai import normalize_text
 
 __all__ = [
@@ -71,8 +72,6 @@ class CleaningError(ValueError):
     """
 
     def __init__(self, message: object = "") -> None:
-        from welfare_eval.clean.pii import mask_text
-
         super().__init__(mask_text(" ".join(str(message).split())))
 
 

@@ -10,7 +10,7 @@ National IDs
     dashes, dots or slashes between digits; Thai digits count as digits. A run of 13 digits written
     together or in the official grouping is personal data whatever its check digit (a mistyped ID is
     still an ID); a 13-digit run in any other grouping is taken for an ID only when its check digit is right
-    (:func:`welfare_eval.clean.ids.national_id_check_digit`), so that a list of small numbers is not
+    (:func:`national_id_check_digit`), so that a list of small numbers is not
     mistaken for one.
 Phone numbers
     Thai numbers: ``0`` followed by 8 digits (landlines such as ``02-123-4567``) or 9 digits
@@ -29,9 +29,7 @@ import re
 
 import pandas as pd
 
-from welfare_eval.clean.ids import national_id_check_digit
-
-__all__ = ["MAX_LOGGED", "PII_MASK", "find_pii", "mask_text", "pii_kind", "safe_log_value"]
+__all__ = ["MAX_LOGGED", "PII_MASK", "find_pii", "mask_text", "national_id_check_digit", "pii_kind", "safe_log_value"]
 
 #: What a masked value looks like in logs.
 PII_MASK = "<pii>"
@@ -52,6 +50,17 @@ _PHONE = re.compile(
     r"(?:" + _PSEP + r"{0,2}\d){7,8}"
     r"(?![0-9A-Za-z])(?![ \-.][0-9])"
 )
+
+
+def national_id_check_digit(first12: str) -> int:
+    """Check digit of a Thai 13-digit national ID from its first 12 digits.
+
+    ``d13 = (11 − Σ_{i=1..12} d_i·(14 − i) mod 11) mod 10`` (Department of Provincial Administration).
+    """
+    if not re.fullmatch(r"\d{12}", first12):
+        raise ValueError(f"need 12 digits, got {first12!r}")
+    s = sum(int(d) * (14 - i) for i, d in enumerate(first12, start=1))
+    return (11 - s % 11) % 10
 
 
 def _digits(s: str) -> str:
