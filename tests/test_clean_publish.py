@@ -226,3 +226,18 @@ def test_later_stages_refuse_stale_data(fixtures: Path, tmp_path: Path, monkeypa
     (root / "reports" / "final_report.qmd").write_text("---\ntitle: x\n---\n", encoding="utf-8")
     assert main(["report", "--root", str(root), "-q"]) == 2
     assert "run `welfare-eval clean` again" in capsys.readouterr().err
+
+
+def test_corrections_outside_the_raw_folder_are_tracked(fixtures: Path, tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    shutil.copytree(fixtures / "clean" / "mini_raw", raw)
+    ext = tmp_path / "decisions"
+    shutil.move(raw / "corrections", ext)
+    out = tmp_path / "processed"
+    res = clean_all(raw, out, key=KEY, corrections=ext)
+    assert res.manifest["corrections"]["applied"] == 1
+    verify_processed(out, raw)
+    c = ext / "corrections.csv"
+    c.write_text(c.read_text("utf-8") + "\n", encoding="utf-8")
+    with pytest.raises(StaleDataError, match=r"decisions/corrections\.csv: changed since"):
+        verify_processed(out, raw)

@@ -622,8 +622,11 @@ def clean_all(
         "inputs": inputs,
         "ignored_files": ignored,
         "keys": {p.file: p.key for p in _unique([q for ps in parts.values() for q in ps])},
-        "corrections": {"files": corr.files if corr_dir.resolve().parent == raw.resolve() else [],
-                        "applied": len(corr.used), "outside_raw": corr_dir.resolve().parent != raw.resolve()},
+        "corrections": {
+            "files": corr.files if corr_dir.resolve().parent == raw.resolve()
+            else [{**f, "path": str((corr_dir / Path(f["file"]).name).resolve())} for f in corr.files],
+            "applied": len(corr.used),
+        },
         "dropped_pairs": dropped,
     }
     if dropped:

@@ -39,7 +39,7 @@ from welfare_eval._io import json_dumps, parquet_bytes, sha256_bytes, write_csv
 from welfare_eval._io import sha256_file as _sha256
 from welfare_eval.clean.io import CleaningError
 
-__all__ = ["MANIFEST", "StaleDataError", "verify_processed", "write_outputs", "write_parquet"]
+__all__ = ["MANIFEST", "StaleDataError", "verify_processed", "write_outputs"]
 
 MANIFEST = "manifest.json"
 _OURS = ("package", "stage")
@@ -47,11 +47,6 @@ _OURS = ("package", "stage")
 
 class StaleDataError(CleaningError):
     """Processed data missing, changed, or older than their raw inputs (one-line message saying what to rerun)."""
-
-
-def write_parquet(df: pd.DataFrame, path: Path) -> None:
-    """Write ``df`` without its index as Parquet (snappy, no timestamps)."""
-    Path(path).write_bytes(parquet_bytes(df))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -317,9 +312,9 @@ def verify_processed(processed_dir: str | Path, raw_dir: str | Path | None = Non
     cb = man.get("codebook", {})
     if cb.get("in_raw", True) and cb.get("file"):
         checks.append((cb["file"], cb["sha256"]))
-    checks += [(c["file"], c["sha256"]) for c in man.get("corrections", {}).get("files", [])]
+    checks += [(c.get("path") or c["file"], c["sha256"]) for c in man.get("corrections", {}).get("files", [])]
     for name, digest in checks:
-        p = raw / name
+        p = raw / name  # an absolute path (corrections kept outside the raw folder) stays itself
         if not p.is_file():
             raise StaleDataError(_rerun(f"{p}: raw input of the processed data is gone"))
         if _sha256(p) != digest:
