@@ -223,6 +223,7 @@ def test_later_stages_refuse_stale_data(fixtures: Path, tmp_path: Path, monkeypa
     err = capsys.readouterr().err.splitlines()
     assert "survey_endline.csv: changed since the processed data were made; run `welfare-eval clean` again" in err[0]
     (root / "data" / "processed" / "results").mkdir()
+    (root / "data" / "processed" / "results" / "analysis.json").write_text('{"seed": 1, "tables": []}', "utf-8")
     (root / "reports" / "final_report.qmd").write_text("---\ntitle: x\n---\n", encoding="utf-8")
     assert main(["report", "--root", str(root), "-q"]) == 2
     assert "run `welfare-eval clean` again" in capsys.readouterr().err

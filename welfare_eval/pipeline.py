@@ -422,8 +422,8 @@ def report(paths: Paths, *, engine: str = "auto", lang: str = "th") -> Path:
         raise FileNotFoundError(f"{src}: report source not found")
     from welfare_eval.clean import verify_processed
 
-    verify_processed(paths.processed, paths.raw)  # refuses missing, changed or stale processed data
     data = report_data(paths)
+    verify_processed(paths.processed, paths.raw)  # refuses missing, changed or stale processed data
     out = paths.reports / REPORT_FILES[lang]
     paths.say(f"rendering {src.name} ({lang}) …")
     tmp = Path(tempfile.mkdtemp(prefix=".report-data-", dir=paths.reports))
