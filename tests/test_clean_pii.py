@@ -130,3 +130,19 @@ def test_reader_row_and_line_numbers(tmp_path: Path) -> None:
     p.write_text('a,b\n1,"x\ny"\n2,z\n', encoding="utf-8")
     t = read_table(p)
     assert t.rows == (2, 3) and t.lines == (2, 4)
+
+
+def test_one_detector_for_cleaning_and_monitoring() -> None:
+    """The monitoring store's scrubber finds numbers with the cleaning stage's detector (one rule)."""
+    from welfare_eval.clean.pii import national_id_check_digit, pii_spans
+    from welfare_eval.monitor.pii import scrub_text
+
+    first = "310100234567"
+    nid = first + str(national_id_check_digit(first))
+    text = f"โทร 081 234 5678 {nid[0]} {nid[1:5]} {nid[5:10]} {nid[10:12]} {nid[12]} หรือ (081) 234-5678, 66-81-234-5678"
+    kinds = [k for _a, _b, k in pii_spans(text)]
+    assert kinds == ["phone", "national_id", "phone", "phone"]
+    assert scrub_text(text) == "โทร [phone] [national-id] หรือ [phone], [phone]"
+    # identifiers are not personal data: a submission UUID and a village code with a household suffix
+    for keep in ("uuid e3f2a1b0-0812-3456-7890-1234abcd5678 ok", "18030702-210", "ยอด 1,234,567,890 บาท"):
+        assert pii_spans(keep) == [], keep

@@ -65,9 +65,11 @@ def test_national_ids_in_any_grouping_are_masked() -> None:
                  f"{nid[0]} {nid[1:5]} {nid[5:10]} {nid[10:12]} {nid[12]}", f"{nid[:6]}.{nid[6:]}",
                  nid.translate(str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙")), nid[:5] + "\u200b" + nid[5:]):
         assert scrub_text(f"บัตร {text} ครับ") == "บัตร [national-id] ครับ", text
-    # a 13-digit number with a wrong check digit is not an ID (left as it is)
+    # one rule with the cleaning stage (fail closed): 13 digits written together are masked even with a
+    # wrong check digit (a mistyped ID is still an ID); in another grouping only with a right check digit
     wrong = nid[:12] + str((int(nid[12]) + 1) % 10)
-    assert scrub_text(f"เลขที่ {wrong}") == f"เลขที่ {wrong}"
+    assert scrub_text(f"เลขที่ {wrong}") == "เลขที่ [national-id]"
+    assert scrub_text(f"เลขที่ {wrong[:3]} {wrong[3:7]} {wrong[7:]}") == f"เลขที่ {wrong[:3]} {wrong[3:7]} {wrong[7:]}"
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,16 @@ import re
 
 import pandas as pd
 
-__all__ = ["MAX_LOGGED", "PII_MASK", "find_pii", "mask_text", "national_id_check_digit", "pii_kind", "safe_log_value"]
+__all__ = [
+    "MAX_LOGGED",
+    "PII_MASK",
+    "find_pii",
+    "mask_text",
+    "national_id_check_digit",
+    "pii_kind",
+    "pii_spans",
+    "safe_log_value",
+]
 
 #: What a masked value looks like in logs.
 PII_MASK = "<pii>"
@@ -85,26 +94,110 @@ def pii_kind(text: object) -> str | None:
     s = str(text)
     if not _CANDIDATE.search(s):
         return None
-    s = s.translate(_THAI_DIGITS)
-    if any(_is_id(m.group(0)) for m in _ID_ANY.finditer(s)):
+    kinds = {k for _a, _b, k in pii_spans(s)}
+    if "national_id" in kinds:
         return "national ID"
-    if _PHONE.search(s):
+    if "phone" in kinds:
         return "phone number"
     return None
+
+
+_GROUP = re.compile(r"\d+")
+_GROUP_SEP = re.compile(r"[\s\-\u2010-\u2015./()\u00b7]{0,3}")
+
+
+def _chain_is_phone(d: str, plus: bool) -> bool:
+    if plus or d.startswith("66"):
+        rest = d[2:]
+        if (len(rest) == 9 and rest[0] in "689") or (len(rest) == 8 and rest[0] in "234567"):
+            return True
+        if plus:
+            return False
+    if len(d) == 10 and d[0] == "0" and d[1] in "689":
+        return True
+    return len(d) == 9 and d[0] == "0" and d[1] in "234567"
+
+
+def _chain_spans(t: str) -> list[tuple[int, int, str]]:
+    """Numbers written as runs of digit groups (``081 234 5678 3 1010 02345 67 1``): each run is cut at the
+    first groups that form a valid ID (check digit right) or a phone number, so numbers written next to each
+    other, ``(081) 234-5678`` and ``66-81-234-5678`` are found too (complements the patterns above)."""
+    groups = [(m.start(), m.end()) for m in _GROUP.finditer(t)]
+    chains: list[list[tuple[int, int]]] = []
+    for g in groups:
+        if chains and _GROUP_SEP.fullmatch(t[chains[-1][-1][1] : g[0]]):
+            chains[-1].append(g)
+        else:
+            chains.append([g])
+    out: list[tuple[int, int, str]] = []
+    for chain in chains:
+        i = 0
+        while i < len(chain):
+            best: tuple[int, str] | None = None
+            digits = ""
+            plus = chain[i][0] > 0 and t[chain[i][0] - 1] == "+"
+            for j in range(i, len(chain)):
+                digits += t[chain[j][0] : chain[j][1]]
+                if len(digits) > 13:
+                    break
+                if len(digits) == 13 and digits[0] != "0" and national_id_check_digit(digits[:12]) == int(digits[12]):
+                    best = (j, "national_id")
+                elif _chain_is_phone(digits, plus) and (best is None or best[1] != "national_id"):
+                    best = (j, "phone")
+            if best is None:
+                i += 1
+                continue
+            j, kind = best
+            start = chain[i][0] - (1 if plus else 0)
+            if start > 0 and t[start - 1] == "(":  # (081) 234-5678
+                start -= 1
+            if not _in_latin_token(t, start, chain[j][1]):  # not inside a UUID or a code like AB-0812-345678
+                out.append((start, chain[j][1], kind))
+            i = j + 1
+    return out
+
+
+def _in_latin_token(t: str, a: int, b: int) -> bool:
+    """Whether ``t[a:b]`` touches a Latin letter or digit, or lies in a whitespace-delimited word that holds
+    Latin letters (identifiers such as submission UUIDs are not personal data)."""
+    if (a > 0 and t[a - 1].isascii() and t[a - 1].isalnum()) or (b < len(t) and t[b].isascii() and t[b].isalnum()):
+        return True
+    lo = a
+    while lo > 0 and not t[lo - 1].isspace():
+        lo -= 1
+    hi = b
+    while hi < len(t) and not t[hi].isspace():
+        hi += 1
+    return any("A" <= c <= "Z" or "a" <= c <= "z" for c in t[lo:hi])
+
+
+def pii_spans(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, kind)`` of every national ID (``"national_id"``) and phone number (``"phone"``) in
+    ``text``, sorted, not overlapping (overlapping finds merge into the earliest; an ID wins over a phone).
+    The one detector of numbers of the package (cleaning, logs, the monitoring store)."""
+    t = str(text).translate(_THAI_DIGITS)  # same length: positions carry over
+    found = [(*m.span(), "national_id") for m in _ID_ANY.finditer(t) if _is_id(m.group(0))]
+    found += [(*m.span(), "phone") for m in _PHONE.finditer(t)]
+    if _CANDIDATE.search(t):
+        found += _chain_spans(t)
+    out: list[tuple[int, int, str]] = []
+    for a, b, kind in sorted(found, key=lambda x: (x[0], x[2] != "national_id", -x[1])):
+        if out and a < out[-1][1]:
+            if b > out[-1][1]:
+                out[-1] = (out[-1][0], b, out[-1][2])
+            continue
+        out.append((a, b, kind))
+    return out
 
 
 def mask_text(text: str) -> str:
     """``text`` with every national ID and phone number replaced by :data:`PII_MASK`."""
     s = str(text)
-    t = s.translate(_THAI_DIGITS)  # same length: positions carry over
-    spans = [m.span() for m in _ID_ANY.finditer(t) if _is_id(m.group(0))]
-    spans += [m.span() for m in _PHONE.finditer(t)]
+    spans = pii_spans(s)
     if not spans:
         return s
     out, last = [], 0
-    for a, b in sorted(spans):
-        if a < last:
-            continue
+    for a, b, _kind in spans:
         out.append(s[last:a] + PII_MASK)
         last = b
     return "".join(out) + s[last:]

@@ -3,22 +3,18 @@
 Free-text answers (problems and obstacles, lessons, eligibility notes, the submitting office) often
 carry personal data: "คุณสมศรี มีสุข โทร 081 234 5678 ได้รับเงินช่วยเหลือ". :func:`scrub_text` masks
 
-* **Thai national IDs**: 13 digits in any grouping (``1-2345-67890-12-1``, ``1 2345 67890 12 1``,
-  ``1234567890121``, Thai digits) whose check digit is valid
-  (``d13 = (11 − Σ_{i=1..12} d_i (14 − i) mod 11) mod 10``); a 13-digit number with a wrong check
-  digit is left as it is (it is not an ID; it may be an amount or a reference number);
-* **Thai phone numbers** in any spacing or punctuation: mobile ``0[689]X XXX XXXX``, fixed line
-  ``0[2-7]X XXX XXX`` and both with the country code ``+66`` / ``66`` instead of the leading 0;
+* **Thai national IDs and phone numbers** in any spacing, punctuation or digits, by the one rule of
+  :mod:`welfare_eval.clean.pii` (13 digits together or in the official 1-4-5-2-1 grouping are masked
+  whatever the check digit — a mistyped ID is still an ID —, other groupings when the check digit is
+  right; phones ``0`` + 8–9 digits or ``+66``/``0066`` + 8–9 digits);
 * **person names where they can be detected**: the words after a title or honorific (นาย, นาง,
   นางสาว, น.ส., ด.ช., ด.ญ., คุณ, กำนัน, ผู้ใหญ่บ้าน, ... , Mr/Mrs/Ms/Miss/Dr) up to the end of the
   surname. Thai words are segmented with pythainlp's dictionary tokenizer (``newmm``), so
   "นายกเทศมนตรี" (mayor) or "คุณภาพ" (quality) are single words and are not taken for a title;
   names given in ``known_names`` are masked wherever they occur.
 
-Digits are matched as *groups* separated by spaces, dashes, dots, slashes or brackets: a run of
-groups is cut at the first span that forms a valid ID or phone number (an ID is preferred), so two
-numbers written next to each other are both found. Commas are not separators, so amounts such as
-``1,234,567`` are never taken for numbers to mask. Text is normalised first (NFC, zero-width
+Commas are not separators, so amounts such as ``1,234,567`` are never taken for numbers to mask. Text is
+normalised first (NFC, zero-width
 characters removed, whitespace runs collapsed: :func:`welfare_eval.clean.thai.normalize_text`), so a
 zero-width space cannot hide an ID.
 
@@ -36,7 +32,7 @@ from importlib import resources
 
 import pandas as pd
 
-from welfare_eval.clean.ids import national_id_check_digit
+from welfare_eval.clean.pii import pii_spans
 from welfare_eval.clean.thai import normalize_text, thai_to_arabic_digits, title_codes
 
 __all__ = ["MASKS", "PIISpan", "find_pii", "scrub_text"]
@@ -72,58 +68,10 @@ def _titles() -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(th), tuple(en)
 
 
-def _is_phone(d: str, plus: bool) -> bool:
-    if plus or d.startswith("66"):
-        rest = d[2:]
-        if (len(rest) == 9 and rest[0] in "689") or (len(rest) == 8 and rest[0] in "234567"):
-            return True
-        if plus:
-            return False
-    if len(d) == 10 and d[0] == "0" and d[1] in "689":
-        return True
-    return len(d) == 9 and d[0] == "0" and d[1] in "234567"
-
-
-def _is_national_id(d: str) -> bool:
-    return len(d) == 13 and d[0] != "0" and national_id_check_digit(d[:12]) == int(d[12])
-
-
 def _numbers(text: str) -> list[PIISpan]:
-    """National IDs and phone numbers among the digit groups of ``text`` (ASCII digits)."""
-    groups = [(m.start(), m.end()) for m in _GROUP.finditer(text)]
-    # chains of groups separated only by separator characters
-    chains: list[list[tuple[int, int]]] = []
-    for g in groups:
-        if chains and _SEP.fullmatch(text[chains[-1][-1][1] : g[0]]):
-            chains[-1].append(g)
-        else:
-            chains.append([g])
-    out: list[PIISpan] = []
-    for chain in chains:
-        i = 0
-        while i < len(chain):
-            # a digit group glued to letters on its left (e.g. a code "AB1234") is not a number start
-            best: tuple[int, str] | None = None
-            digits = ""
-            plus = chain[i][0] > 0 and text[chain[i][0] - 1] == "+"
-            for j in range(i, len(chain)):
-                digits += text[chain[j][0] : chain[j][1]]
-                if len(digits) > 13:
-                    break
-                if _is_national_id(digits):
-                    best = (j, "national_id")
-                elif _is_phone(digits, plus) and (best is None or best[1] != "national_id"):
-                    best = (j, "phone")
-            if best is None:
-                i += 1
-                continue
-            j, kind = best
-            start = chain[i][0] - (1 if plus else 0)
-            if start > 0 and text[start - 1] == "(":  # (081) 234-5678
-                start -= 1
-            out.append(PIISpan(kind, start, chain[j][1], text[start : chain[j][1]]))
-            i = j + 1
-    return out
+    """National IDs and phone numbers in ``text``: the cleaning stage's detector
+    (:func:`welfare_eval.clean.pii.pii_spans`), so that a number is personal data by one rule everywhere."""
+    return [PIISpan(kind, a, b, text[a:b]) for a, b, kind in pii_spans(text)]
 
 
 def _names(text: str, known_names: Iterable[str]) -> list[PIISpan]:
