@@ -222,3 +222,20 @@ def test_plan_command_prints_the_packaged_plan(tmp_path: Path, capsys: pytest.Ca
     p = tmp_path / "analysis_plan.yaml"
     p.write_text(out, encoding="utf-8")
     assert load_plan(p) == load_plan(None)
+
+
+def test_report_refuses_results_of_older_processed_data(demo_project: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Results are tied to the processed data they were made from (analysis.json records the manifest hash)."""
+    import shutil
+
+    root = tmp_path / "p"
+    shutil.copytree(demo_project / "data", root / "data")
+    shutil.copytree(demo_project / "reports", root / "reports", ignore=shutil.ignore_patterns("*.html"))
+    rec = root / "data" / "processed" / "results" / "analysis.json"
+    meta = json.loads(rec.read_text("utf-8"))
+    meta["manifest_sha256"] = "0" * 64
+    rec.write_text(json.dumps(meta), encoding="utf-8")
+    assert main(["report", "--root", str(root), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "run `welfare-eval analyze` first" in err and "Traceback" not in err

@@ -384,6 +384,12 @@ def report_data(paths: Paths) -> Any:
 
     rec = analysis_record(paths)
     man = processed_manifest(paths)
+    made_from = rec.get("manifest_sha256")
+    if made_from and made_from != sha256_file(paths.processed / "manifest.json"):
+        raise FileExistsError(
+            f"{paths.results}: the analysis results were made from other processed data than "
+            f"{paths.processed} holds now (cleaned again since); run `welfare-eval analyze` first"
+        )
     ledger_p, checks_p = paths.processed / "ledger.csv", paths.processed / "checks.csv"
     lock = Path(__file__).resolve().parents[1] / "requirements.lock"
     return ReportData(
