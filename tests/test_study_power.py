@@ -311,5 +311,6 @@ def test_report_content_without_power_or_simulation(report_data):
     res["power_simulation"] = res["power_simulation"].iloc[0:0]
     nosim = replace(report_data, results=res, truth=None)
     assert PC.simulation_display(nosim, "en").empty
+    assert "enabled: false" in PC.simulation_off_display(nosim, "th").iloc[0, 0]
     assert "simulation" not in PC.power_markdown(nosim, "en")
     assert "Planted" not in " ".join(PC.mde_display(nosim, "en").columns)

@@ -28,6 +28,7 @@ __all__ = [
     "planning_plot",
     "power_markdown",
     "simulation_display",
+    "simulation_off_display",
     "simulation_plot",
 ]
 
@@ -217,6 +218,11 @@ def simulation_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
             _lab("power.note", lang): str(r["note_th"] if lang == "th" else r["note"]),
         })
     return pd.DataFrame(rows)
+
+
+def simulation_off_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
+    """The one-cell table shown in place of :func:`simulation_display` when the plan ran no simulation."""
+    return pd.DataFrame({_lab("power.note", lang): [_lab("power.simulation_off", lang)]})
 
 
 # --------------------------------------------------------------------------------------------------
