@@ -148,6 +148,7 @@ impact:
   preliminary: {draws: 999}
   event_study: {draws: 199}
 factors: {n_boot: 0, efa_iter: 5}
+power: {draws: 0, simulation: {enabled: false}}
 """
 
 

@@ -8,7 +8,8 @@ This is the only part of the package that knows this study's plan. The general l
 * :func:`analyze_study`: all steps in order (:mod:`~welfare_eval.study.analyze`).
 * Steps, each ``(tables, plan) → tables``: :mod:`~welfare_eval.study.describe`,
   :mod:`~welfare_eval.study.matching`, :mod:`~welfare_eval.study.weights`, :mod:`~welfare_eval.study.sample`,
-  :mod:`~welfare_eval.study.impact`, :mod:`~welfare_eval.study.descriptives`, :mod:`~welfare_eval.study.factors`.
+  :mod:`~welfare_eval.study.impact`, :mod:`~welfare_eval.study.power`, :mod:`~welfare_eval.study.descriptives`,
+  :mod:`~welfare_eval.study.factors`.
 """
 
 from __future__ import annotations

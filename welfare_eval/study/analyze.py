@@ -7,8 +7,9 @@
 3. :mod:`~welfare_eval.study.weights`: household weights, **computed once** and handed to every later step;
 4. :mod:`~welfare_eval.study.sample`: one reshaping of the benefits table (receipt of each welfare type);
 5. :mod:`~welfare_eval.study.impact`: the preliminary DiD table and the impact tables;
-6. :mod:`~welfare_eval.study.descriptives`: weighted descriptive tables;
-7. :mod:`~welfare_eval.study.factors`: success factors (when committee ratings exist).
+6. :mod:`~welfare_eval.study.power`: power and minimum detectable effects of the impact design (same sample);
+7. :mod:`~welfare_eval.study.descriptives`: weighted descriptive tables;
+8. :mod:`~welfare_eval.study.factors`: success factors (when committee ratings exist).
 
 It reads and writes no files (:mod:`welfare_eval.pipeline` does) and holds no statistics of its own.
 """
@@ -29,6 +30,7 @@ from welfare_eval.study.factors import analyze_factors
 from welfare_eval.study.impact import analyze_impact, impact_sample, preliminary_did
 from welfare_eval.study.matching import analyze_matching
 from welfare_eval.study.plan import AnalysisPlan, default_plan
+from welfare_eval.study.power import analyze_power
 from welfare_eval.study.sample import receipt_wide, require_tables
 from welfare_eval.study.weights import weights_pipeline
 
@@ -62,7 +64,7 @@ def analyze_study(
     dict of DataFrame
         Parquet-safe tables (plain column types, default index): ``design``, ``funnel``, ``pairs``,
         ``reserves``, ``unmatched``, ``balance``, ``balance_tests``, ``balance_overall``, ``sample_sizes``,
-        ``weights_summary``, ``did_preliminary``, the ``impact_*`` tables, the ``survey_*`` tables (with
+        ``weights_summary``, ``did_preliminary``, the ``impact_*`` tables, the ``power_*`` tables, the ``survey_*`` tables (with
         ``benefits``) and the ``factors_*`` tables (with ``committee``).
     """
     # one BLAS thread: the products are small (faster on shared cores) and sums are then taken in one fixed
@@ -85,7 +87,7 @@ def _analyze(
     benefits = tables.get("benefits")
 
     out: dict[str, pd.DataFrame] = {}
-    steps = ["design", "matching", "weights", "impact", "descriptives", "factors"]
+    steps = ["design", "matching", "weights", "impact", "power", "descriptives", "factors"]
     bar = iter(progress(steps, desc="analysis", total=len(steps)))
     next(bar)
     out["design"] = design_table(villages, provinces)
@@ -101,6 +103,8 @@ def _analyze(
     next(bar)
     out["did_preliminary"] = preliminary_did(sample, plan)
     out.update(analyze_impact(sample, tables, plan))
+    next(bar)
+    out.update(analyze_power(sample, plan, impact_effects=out.get("impact_effects")))
     next(bar)
     if benefits is not None:
         d = plan.descriptives

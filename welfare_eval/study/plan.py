@@ -15,7 +15,7 @@ import hashlib
 import json
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -31,6 +31,9 @@ __all__ = [
     "ImpactPlan",
     "MatchingPlan",
     "PlanError",
+    "PowerPlan",
+    "PowerPlanningPlan",
+    "PowerSimulationPlan",
     "PreliminaryPlan",
     "ReportingPlan",
     "WeightsPlan",
@@ -137,6 +140,65 @@ class FactorsPlan:
 
 
 @dataclass(frozen=True)
+class PowerPlanningPlan:
+    """Planning table of the expansion: MDE over pairs of villages × households per village."""
+
+    pairs: tuple[int, ...] = (18, 36, 54, 72, 100, 150, 200)
+    households: tuple[int, ...] = (10, 20, 30, 40)
+    wave: str | None = None
+
+
+@dataclass(frozen=True)
+class PowerSimulationPlan:
+    """Monte Carlo power of the impact estimator by inference method (``welfare_eval.power.simulate_power``)."""
+
+    enabled: bool = True
+    outcomes: tuple[str, ...] | None = None
+    wave: str | None = None
+    n_sims: int = 40
+    draws: int = 999
+    methods: tuple[str, ...] = ("cr1", "cr2", "wild", "ri")
+
+
+@dataclass(frozen=True)
+class PowerPlan:
+    """Power and minimum detectable effects (see :mod:`welfare_eval.study.power`)."""
+
+    outcomes: tuple[str, ...] | None = None
+    waves: tuple[str, ...] | None = None
+    target_power: float = 0.8
+    alpha: float = 0.05
+    two_sided: bool = True
+    level: float = 0.95
+    draws: int = 299
+    planning: PowerPlanningPlan = field(default_factory=PowerPlanningPlan)
+    simulation: PowerSimulationPlan = field(default_factory=PowerSimulationPlan)
+
+    def outcomes_for(self, impact: ImpactPlan) -> tuple[str, ...]:
+        """The outcomes of the power analysis: ``outcomes``, or the impact's headline outcomes when null."""
+        return impact.headline if self.outcomes is None else self.outcomes
+
+    def waves_for(self, impact: ImpactPlan) -> tuple[str, ...]:
+        """The follow-up waves: ``waves``, or the impact's waves when null."""
+        return impact.waves if self.waves is None else self.waves
+
+    def planning_wave(self, impact: ImpactPlan) -> str | None:
+        """Wave whose parameters the planning table uses (default: the last follow-up wave)."""
+        waves = self.waves_for(impact)
+        return self.planning.wave if self.planning.wave is not None else (waves[-1] if waves else None)
+
+    def simulation_outcomes(self, impact: ImpactPlan) -> tuple[str, ...]:
+        """Outcomes simulated (default: the first outcome of the power analysis)."""
+        if self.simulation.outcomes is not None:
+            return self.simulation.outcomes
+        return self.outcomes_for(impact)[:1]
+
+    def simulation_wave(self, impact: ImpactPlan) -> str | None:
+        """Wave whose parameters the simulation uses (default: the planning wave)."""
+        return self.simulation.wave if self.simulation.wave is not None else self.planning_wave(impact)
+
+
+@dataclass(frozen=True)
 class ReportingPlan:
     """Disclosure control of published tables."""
 
@@ -159,6 +221,7 @@ class AnalysisPlan:
     descriptives: DescriptivesPlan = field(default_factory=DescriptivesPlan)
     impact: ImpactPlan = field(default_factory=ImpactPlan)
     factors: FactorsPlan = field(default_factory=FactorsPlan)
+    power: PowerPlan = field(default_factory=PowerPlan)
     reporting: ReportingPlan = field(default_factory=ReportingPlan)
     source: str = field(default="package default", compare=False)
 
@@ -329,8 +392,67 @@ def _check(plan: AnalysisPlan, where: str) -> None:
         raise bad(f"factors.qca_incl_cut must lie in [0.5, 1], got {fac.qca_incl_cut}")
     if fac.n_boot < 0 or fac.efa_iter < 1:
         raise bad("factors.n_boot must be >= 0 and factors.efa_iter >= 1")
+    _check_power(plan, bad)
     if plan.reporting.min_cell < 1:
         raise bad(f"reporting.min_cell must be at least 1, got {plan.reporting.min_cell}")
+
+
+def _check_power(plan: AnalysisPlan, bad: Callable[[str], PlanError]) -> None:
+    imp, pw = plan.impact, plan.power
+    if not 0 < pw.alpha < 1:
+        raise bad(f"power.alpha must lie between 0 and 1, got {pw.alpha}")
+    if not pw.alpha < pw.target_power < 1:
+        raise bad(f"power.target_power must lie between power.alpha ({pw.alpha}) and 1, got {pw.target_power}")
+    if not 0 < pw.level < 1:
+        raise bad(f"power.level must lie between 0 and 1, got {pw.level}")
+    if pw.draws != 0 and pw.draws < 99:
+        raise bad(f"power.draws must be 0 (no bootstrap intervals) or at least 99, got {pw.draws}")
+    if pw.outcomes is not None and not pw.outcomes:
+        raise bad("power.outcomes is empty: list outcomes, or null for impact.headline")
+    outcomes = pw.outcomes_for(imp)
+    missing = [y for y in outcomes if y not in imp.outcomes]
+    if missing:
+        raise bad(f"power.outcomes: {missing[0]!r} is not in impact.outcomes")
+    if pw.waves is not None and not pw.waves:
+        raise bad("power.waves is empty: list follow-up waves, or null for impact.waves")
+    waves = pw.waves_for(imp)
+    for w in waves:
+        if w not in _WAVES or w == imp.baseline:
+            raise bad(f"power.waves: {w!r} is not a follow-up wave (waves: "
+                      f"{', '.join(x for x in _WAVES if x != imp.baseline)})")
+    pl = pw.planning
+    for name, grid, low in (("pairs", pl.pairs, 2), ("households", pl.households, 1)):
+        if not grid:
+            raise bad(f"power.planning.{name} is empty")
+        small = [v for v in grid if v < low]
+        if small:
+            raise bad(f"power.planning.{name} must be whole numbers of at least {low}, got {small[0]}")
+        if len(set(grid)) != len(grid):
+            raise bad(f"power.planning.{name} lists a value twice")
+    if pl.wave is not None and pl.wave not in waves:
+        raise bad(f"power.planning.wave {pl.wave!r} is not one of power.waves ({', '.join(waves)})")
+    sim = pw.simulation
+    if sim.outcomes is not None:
+        if not sim.outcomes:
+            raise bad("power.simulation.outcomes is empty: list outcomes, null for the first power outcome, "
+                      "or set power.simulation.enabled: false")
+        extra = [y for y in sim.outcomes if y not in outcomes]
+        if extra:
+            raise bad(f"power.simulation.outcomes: {extra[0]!r} is not one of the power outcomes")
+    if sim.wave is not None and sim.wave not in waves:
+        raise bad(f"power.simulation.wave {sim.wave!r} is not one of power.waves ({', '.join(waves)})")
+    if sim.n_sims < 1:
+        raise bad(f"power.simulation.n_sims must be at least 1, got {sim.n_sims}")
+    if sim.draws < 99:
+        raise bad(f"power.simulation.draws must be at least 99, got {sim.draws}")
+    if not sim.methods:
+        raise bad("power.simulation.methods is empty")
+    unknown = [m for m in sim.methods if m not in _METHODS]
+    if unknown:
+        raise bad(f"power.simulation.methods has unknown method {unknown[0]!r} (methods: {', '.join(_METHODS)})")
+    if sim.enabled and not pw.two_sided and any(m in ("wild", "ri") for m in sim.methods):
+        raise bad("power.two_sided is false but power.simulation.methods has wild or ri, which give two-sided "
+                  "p-values only; use t-based methods (cr1, cr2, ...) for one-sided tests")
 
 
 def _build(data: Mapping[str, Any], *, where: str) -> AnalysisPlan:
