@@ -3,7 +3,7 @@
 ::
 
     welfare-eval run                 # simulate the demo (only if data/raw is empty), clean, analyse, report
-    welfare-eval simulate [--force]  # write the seeded demo study's raw exports
+    welfare-eval simulate [--force]  # write the seeded demo study's raw exports (and its quarterly forms)
     welfare-eval clean [--raw DIR] [--out DIR] [--regions MAPPING.csv]
     welfare-eval analyze [--plan analysis_plan.yaml]
     welfare-eval report [--engine auto|quarto|builtin] [--lang th|en]
@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--force", action="store_true",
         help="regenerate demo files welfare_eval wrote before (never touches files a user put there)",
+    )
+    s.add_argument(
+        "--no-monitoring", dest="monitoring", action="store_false",
+        help="skip the pilots' quarterly monitoring forms (data/raw/monitoring; ~10 s of the demo's time)",
     )
     c = sub.add_parser("clean", parents=[common], help="raw exports → validated, de-identified processed tables")
     sub.add_parser("analyze", parents=[common], help="matching, balance, weights and effect estimates")
@@ -165,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.root, raw=args.raw, processed=args.processed, reports=args.reports, quiet=args.quiet
         )
         if args.command == "simulate":
-            pipeline.simulate(paths, seed=args.seed, force=args.force, plan=args.plan)
+            pipeline.simulate(paths, seed=args.seed, force=args.force, plan=args.plan, monitoring=args.monitoring)
         elif args.command == "clean":
             pipeline.clean(paths, regions=args.regions)
         elif args.command == "analyze":

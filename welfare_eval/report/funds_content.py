@@ -128,6 +128,13 @@ def has_funds(d: ReportData) -> bool:
     return "funds_alarms" in d.results
 
 
+def _no_funds(lang: Lang) -> str:
+    return ("การวิเคราะห์ความยั่งยืนของกองทุนไม่ได้ดำเนินการ (แผนการวิเคราะห์ funds.enabled: false "
+            "หรือไม่มีบัญชีกลุ่มออมทรัพย์)" if lang == "th" else
+            "The fund-sustainability analysis was not run (analysis plan funds.enabled: false, or no savings-group "
+            "records)")
+
+
 def has_progress(d: ReportData) -> bool:
     """Whether the report carries the monitoring store's progress tables."""
     return "progress_villages" in d.results and "progress_info" in d.results
@@ -140,6 +147,8 @@ def funds_summary_markdown(d: ReportData, lang: Lang = "th") -> str:
     """The sustainability alarms stated plainly (markdown): identity check, payouts above allocation or income in
     the last year by arm, the villages whose fund is projected to run out or at risk, and the other alarms."""
     th = lang == "th"
+    if not has_funds(d):
+        return _no_funds(lang)
     ind = _res(d, "funds_indicators")
     al = _res(d, "funds_alarms")
     ident = _res(d, "funds_identity")
@@ -233,6 +242,8 @@ def funds_summary_markdown(d: ReportData, lang: Lang = "th") -> str:
 # --------------------------------------------------------------------------------------------------
 def indicators_display(d: ReportData, lang: Lang = "th", *, years: int = 3) -> pd.DataFrame:
     """Pilot vs comparison in the last ``years`` years: sums by arm and year with ratios of sums."""
+    if not has_funds(d):
+        return pd.DataFrame()
     t = _res(d, "funds_by_arm")
     t = t[t["year"] > t["year"].max() - years].copy()
     order = {a: i for i, a in enumerate(ref.ARMS)}
@@ -261,6 +272,8 @@ def alarms_display(d: ReportData, lang: Lang = "th", *, all_villages: bool = Fal
     """Villages with an alarm (``all_villages``: every village), worst first: latest reserve, years paying more
     than income, the baseline projection (probability of running out, median years, sustainable level) and the
     alarms raised."""
+    if not has_funds(d):
+        return pd.DataFrame()
     al = _res(d, "funds_alarms")
     if not all_villages:
         al = al[al["alarm"].astype(bool)]
@@ -302,12 +315,16 @@ def _arms_table(t: pd.DataFrame, lang: Lang, h: int) -> pd.DataFrame:
 def projection_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
     """Pilot vs comparison under the baseline and the alternative scenarios (villages by status, mean probability
     of running out within the horizon, earliest exhaustion, year-1 income and payouts, median sustainable level)."""
+    if not has_funds(d):
+        return pd.DataFrame()
     t = _res(d, "funds_arms")
     return _arms_table(t[t["kind"] != "stress"], lang, _horizon(d))
 
 
 def stress_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
     """Pilot vs comparison under the stress tests (the baseline first, for reference)."""
+    if not has_funds(d):
+        return pd.DataFrame()
     t = _res(d, "funds_arms")
     return _arms_table(t[t["kind"].isin(["baseline", "stress"])], lang, _horizon(d))
 
@@ -315,6 +332,8 @@ def stress_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
 def demand_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
     """Expected payouts by welfare type and arm in year 1 and in the last year of the baseline path (baht), with
     each type's share of year 1 and the change."""
+    if not has_funds(d):
+        return pd.DataFrame()
     dm = _res(d, "funds_demand")
     inp = _res(d, "funds_inputs").set_index("village_id")["arm"]
     dm = dm.assign(arm=dm["village_id"].astype(str).map(inp))
@@ -338,6 +357,8 @@ def demand_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
 
 def assumptions_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
     """The scenarios of the projection and the stress tests, as stated in the analysis plan."""
+    if not has_funds(d):
+        return pd.DataFrame()
     t = _res(d, "funds_scenarios")
     no = "—"
 
@@ -372,6 +393,8 @@ def assumptions_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
 
 def method_markdown(d: ReportData, lang: Lang = "th") -> str:
     """The projection's settings from the plan (horizon, draws, seed, thresholds, demand level) in one paragraph."""
+    if not has_funds(d):
+        return ""
     f = _plan(d)
     al = f.get("alarms", {}) if isinstance(f.get("alarms"), dict) else {}
     dem = f.get("demand", {}) if isinstance(f.get("demand"), dict) else {}
@@ -415,6 +438,8 @@ def method_markdown(d: ReportData, lang: Lang = "th") -> str:
 def trend_plot(d: ReportData, lang: Lang = "th") -> Any:
     """By arm and year: payouts ÷ welfare allocation and payouts ÷ fund income (left, ratios of sums) and the
     closing balance in months of payouts (right)."""
+    if not has_funds(d):
+        return None
     from welfare_eval.report.figures import figure
 
     t = _res(d, "funds_by_arm").sort_values("year")
@@ -442,14 +467,18 @@ def trend_plot(d: ReportData, lang: Lang = "th") -> Any:
 def fan_plot(d: ReportData, lang: Lang = "th", *, n: int = 6) -> Any:
     """Projected fund balance (baseline: median, 50% and 90% Monte Carlo bands, thousand baht) of the ``n``
     villages most likely to run out, flagged ones first."""
+    if not has_funds(d):
+        return None
     from welfare_eval.report.figures import figure
 
     al = _res(d, "funds_alarms")
     b = _res(d, "funds_bands")
     top = al.sort_values(["p_exhausted", "village_id"], ascending=[False, True], kind="mergesort").head(n)
     k = len(top)
-    ncol = min(3, max(1, k))
-    nrow = int(math.ceil(k / ncol))
+    if k == 0:
+        return None
+    ncol = min(3, k)
+    nrow = math.ceil(k / ncol)
     fig, axes = figure(nrow, ncol, size=(3.1 * ncol, 2.5 * nrow), squeeze=False, sharex=True)
     axes = axes.ravel()
     for ax in axes[k:]:
