@@ -112,11 +112,11 @@ def test_run_never_overwrites_user_files(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_simulate_force_regenerates_own_files_identically(tmp_path: Path) -> None:
-    assert main(["simulate", "--root", str(tmp_path), "--quiet"]) == 0
+    assert main(["simulate", "--root", str(tmp_path), "--quiet", "--no-monitoring"]) == 0
     raw = tmp_path / "data" / "raw"
     first = {p.relative_to(raw).as_posix(): _sha(p) for p in raw.rglob("*") if p.is_file()}
-    assert "codebook.csv" in first
-    assert main(["simulate", "--root", str(tmp_path), "--quiet", "--force"]) == 0
+    assert "codebook.csv" in first and not (raw / "monitoring").exists()
+    assert main(["simulate", "--root", str(tmp_path), "--quiet", "--force", "--no-monitoring"]) == 0
     assert {p.relative_to(raw).as_posix(): _sha(p) for p in raw.rglob("*") if p.is_file()} == first
     rec = json.loads((tmp_path / "data" / "simulation" / "generation.json").read_text("utf-8"))
     assert rec["files"] == first

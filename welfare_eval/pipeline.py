@@ -3,6 +3,10 @@
 ``simulate`` (demo only) → ``data/raw`` → ``clean`` → ``data/processed`` → ``analyze`` (the study's plan:
 :mod:`welfare_eval.study`) → ``data/processed/results`` → ``report`` → ``reports/final_report.html``.
 
+Monitoring: the provinces' filled quarterly forms in ``data/raw/monitoring/`` → ``monitor_import`` → the
+monitoring store (``data/monitor.sqlite`` by default, or a PostgreSQL URL) → ``progress`` →
+``reports/progress_<quarter>.html`` / ``.xlsx``; ``monitor_form`` writes blank forms to ``reports/forms/``.
+
 Every function takes a :class:`Paths` and returns what it made. What travels between the steps travels in
 files this module reads and writes itself: the cleaning manifest carries the region scheme the data were
 checked against; ``results/analysis.json`` carries the plan and seed of the analysis; the report gets all of
@@ -28,8 +32,11 @@ from welfare_eval._io import atomic_write_text, json_dumps, sha256_file, write_p
 from welfare_eval.reference import RegionScheme, default_region_scheme
 
 __all__ = [
+    "MONITORING_DIR",
+    "MONITOR_DB",
     "PLAN_FILE",
     "RESULTS_DIR",
+    "MonitorImportError",
     "Paths",
     "analysis_record",
     "analyze",
@@ -37,7 +44,12 @@ __all__ = [
     "load_processed",
     "load_results",
     "load_truth",
+    "monitor_form",
+    "monitor_import",
+    "monitor_status",
+    "open_store",
     "processed_manifest",
+    "progress",
     "project_plan",
     "raw_exports",
     "region_scheme_of",
@@ -58,6 +70,13 @@ _GENERATION = "generation.json"
 _ANALYSIS = "analysis.json"
 #: Report output file per language.
 REPORT_FILES = {"th": "final_report.html", "en": "final_report.en.html"}
+#: The monitoring store's default SQLite file in the project's data folder.
+MONITOR_DB = "monitor.sqlite"
+#: Sub-folder of the raw folder holding the provinces' filled quarterly forms (and their receipts.csv).
+MONITORING_DIR = "monitoring"
+_RECEIPTS = "receipts.csv"
+_IMPORT_REPORT = "monitor_import.xlsx"
+_FORMS_DIR = "forms"
 
 Say = Callable[[str], None]
 
@@ -92,6 +111,16 @@ class Paths:
     @property
     def report_source(self) -> Path:
         return self.reports / "final_report.qmd"
+
+    @property
+    def monitor_db(self) -> Path:
+        """The monitoring store's default SQLite file (``data/monitor.sqlite``)."""
+        return self.root / "data" / MONITOR_DB
+
+    @property
+    def monitoring(self) -> Path:
+        """The folder of the provinces' filled quarterly forms (``data/raw/monitoring``)."""
+        return self.raw / MONITORING_DIR
 
     @property
     def plan_file(self) -> Path:
@@ -166,7 +195,14 @@ def project_plan(paths: Paths, plan: str | Path | Any = None) -> Any:
 # --------------------------------------------------------------------------------------------------
 # Steps
 # --------------------------------------------------------------------------------------------------
-def simulate(paths: Paths, *, seed: int | None = None, force: bool = False, plan: Any = None) -> list[Path]:
+def simulate(
+    paths: Paths,
+    *,
+    seed: int | None = None,
+    force: bool = False,
+    plan: Any = None,
+    monitoring: bool = True,
+) -> list[Path]:
     """Write the seeded demo study's raw exports into ``paths.raw``.
 
     Refuses when the folder already holds exports, unless ``force``; even then only files that
@@ -174,6 +210,8 @@ def simulate(paths: Paths, *, seed: int | None = None, force: bool = False, plan
     ``data/simulation/generation.json``) are replaced, so a user's files are never touched.
     The planted truth goes to ``data/simulation/truth.json`` (outside ``data/raw``). The demo's comparison
     villages are matched on the plan's matching covariates; ``seed`` defaults to the plan's.
+    With ``monitoring`` the pilots' filled quarterly forms (18 regions × 12 quarters, with the simulator's
+    planted defects) and their ``receipts.csv`` go to ``data/raw/monitoring/`` (same rule for existing files).
     """
     from welfare_eval.simulate import simulate_study, write_raw_exports, write_truth
 
@@ -186,30 +224,78 @@ def simulate(paths: Paths, *, seed: int | None = None, force: bool = False, plan
             "the demo is only simulated into an empty folder (use `welfare-eval simulate --force` to "
             "regenerate files welfare_eval wrote itself)"
         )
+    record = _read_generation(paths)
     if existing:
-        record = _read_generation(paths)
         for p in existing:
             if record.get(_rel(paths.raw, p)) != sha256_file(p):
                 raise FileExistsError(
                     f"{p}: not a file welfare_eval generated (or it was changed since); refusing to "
                     "overwrite it. Move your own exports elsewhere or simulate into another --raw folder"
                 )
+    if monitoring:
+        _check_generated_forms(paths)
     paths.say(f"simulating the demo study (seed {seed}) into {paths.raw} …")
-    study = simulate_study(seed=seed, match_covariates=the_plan.matching.covariates)
+    covariates = list(the_plan.matching.covariates)
+    study = simulate_study(seed=seed, match_covariates=covariates)
     files = write_raw_exports(study, paths.raw, overwrite=bool(existing))
     paths.simulation.mkdir(parents=True, exist_ok=True)
     write_truth(study.truth, paths.simulation / "truth.json")
-    gen = {"seed": seed, "files": {_rel(paths.raw, p): sha256_file(p) for p in sorted(files)}}
+    gen: dict[str, Any] = {"seed": seed, "match_covariates": covariates,
+                           "files": {_rel(paths.raw, p): sha256_file(p) for p in sorted(files)}}
     atomic_write_text(paths.simulation / _GENERATION, json_dumps(gen))
     paths.say(f"  wrote {len(files)} raw files")
+    if monitoring:
+        _write_demo_forms(paths, study)
     return files
 
 
-def _read_generation(paths: Paths) -> dict[str, str]:
+def _generation(paths: Paths) -> dict[str, Any]:
     p = paths.simulation / _GENERATION
     if not p.is_file():
         return {}
-    files = json.loads(p.read_text("utf-8")).get("files", {})
+    rec: dict[str, Any] = json.loads(p.read_text("utf-8"))
+    return rec
+
+
+def _monitoring_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
+
+
+def _check_generated_forms(paths: Paths) -> None:
+    """Refuse to write demo forms over files in data/raw/monitoring that welfare_eval did not write."""
+    made = {str(k): str(v) for k, v in _generation(paths).get("monitoring", {}).items()}
+    for p in _monitoring_files(paths.monitoring):
+        if made.get(p.name) != sha256_file(p):
+            raise FileExistsError(
+                f"{p}: not a form welfare_eval generated (or it was changed since); refusing to write the demo's "
+                f"forms into {paths.monitoring}. Move your forms elsewhere first"
+            )
+
+
+def _write_demo_forms(paths: Paths, study: Any) -> list[Path]:
+    """The demo's filled quarterly forms and receipts.csv in data/raw/monitoring (recorded in generation.json)."""
+    from welfare_eval.simulate.monitoring import simulate_monitoring, write_monitoring_forms
+
+    _check_generated_forms(paths)
+    gen = _generation(paths)
+    folder = paths.monitoring
+    paths.say(f"simulating the pilots' quarterly monitoring forms into {folder} …")
+    mon = simulate_monitoring(study)
+    written = write_monitoring_forms(mon, folder)
+    made = {p.name: sha256_file(p) for p in [*written, folder / _RECEIPTS]}
+    for old in gen.get("monitoring", {}):  # forms of an earlier demo that this one does not have
+        if old not in made and (folder / old).is_file():
+            (folder / old).unlink()
+    gen["monitoring"] = dict(sorted(made.items()))
+    atomic_write_text(paths.simulation / _GENERATION, json_dumps(gen))
+    paths.say(f"  wrote {len(written)} quarterly forms (with the simulator's planted defects) and {_RECEIPTS}")
+    return written
+
+
+def _read_generation(paths: Paths) -> dict[str, str]:
+    files = _generation(paths).get("files", {})
     return {str(k): str(v) for k, v in files.items()}
 
 
@@ -356,6 +442,387 @@ def load_truth(paths: Paths | None = None) -> dict[str, Any] | None:
     return json.loads(p.read_text("utf-8")) if p.is_file() else None
 
 
+# --------------------------------------------------------------------------------------------------
+# Monitoring: the store, the forms, the progress report
+# --------------------------------------------------------------------------------------------------
+class MonitorImportError(ValueError):
+    """Some filled forms were rejected (the message names the first one's sheet, row and column)."""
+
+
+def _store_label(target: str | Path) -> str:
+    text = str(target)
+    if "://" not in text:
+        return text
+    import sqlalchemy as sa
+
+    try:
+        return str(sa.make_url(text).render_as_string(hide_password=True))
+    except Exception:  # only for a message
+        return text.split("://", 1)[0] + "://…"
+
+
+def open_store(paths: Paths, db: str | Path | None = None) -> Any:
+    """The monitoring store (:class:`welfare_eval.monitor.MonitorDB`), created or migrated to the newest schema.
+
+    ``db`` is a SQLite file path or a database URL (``sqlite:///...``, ``postgresql+psycopg://user@host/name``);
+    default the project's ``data/monitor.sqlite``.
+
+    Raises
+    ------
+    ValueError
+        The URL is not SQLite or PostgreSQL, or the database cannot be reached (one line; a password in the URL
+        is never shown).
+    """
+    import sqlalchemy.exc as sa_exc
+
+    from welfare_eval.monitor import MonitorDB
+
+    target: str | Path = paths.monitor_db if db is None else db
+    try:
+        return MonitorDB.open(target)
+    except (sa_exc.SQLAlchemyError, OSError, ModuleNotFoundError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"cannot open the monitoring store {_store_label(target)}: {first}") from None
+
+
+def _store_exists(paths: Paths, db: str | Path | None) -> bool:
+    return db is not None or paths.monitor_db.is_file()
+
+
+def _intake_rules(the_plan: Any) -> Any:
+    from welfare_eval.monitor import IntakeRules
+
+    m = the_plan.monitoring
+    return IntakeRules(first_period=m.first_period, last_period=m.last_period, due_days=m.due_days)
+
+
+def _thresholds(the_plan: Any) -> Any:
+    from welfare_eval.monitor import Thresholds
+
+    t = the_plan.monitoring.thresholds
+    return Thresholds(**{f: getattr(t, f) for f in t.__dataclass_fields__})
+
+
+def _register_pilots(paths: Paths, store: Any, the_plan: Any) -> int:
+    """Register the study's pilot villages (processed ``villages`` table) as the villages that report."""
+    man = processed_manifest(paths)
+    names = {str(o.get("file", "")) for o in man.get("outputs", [])}
+    if "villages.parquet" not in names:
+        raise FileNotFoundError(f"{paths.processed}: no processed villages table; run `welfare-eval clean` first")
+    v = pd.read_parquet(paths.processed / "villages.parquet")
+    pilots = v[v["arm"].astype(str) == "pilot"]
+    cols = [c for c in ("village_id", "region", "province_code", "village_name", "arm", "n_households") if c in v.columns]
+    reg = pilots[cols].copy()
+    reg["first_period"] = the_plan.monitoring.first_period
+    return int(store.register_villages(reg))
+
+
+def _demo_forms_if_missing(paths: Paths) -> None:
+    """For the demo (data/raw holds the simulator's exports) with no forms yet: simulate them now."""
+    if any(p.suffix.lower() == ".xlsx" for p in _monitoring_files(paths.monitoring)):
+        return
+    rec = simulation_record(paths)
+    if rec is None:
+        return
+    from welfare_eval.simulate import simulate_study
+
+    cov = rec.get("match_covariates") or list(project_plan(paths).matching.covariates)
+    paths.say(f"{paths.monitoring} holds no forms and data/raw holds the seeded demo (seed {rec['seed']}): "
+              "simulating the demo's forms first")
+    _write_demo_forms(paths, simulate_study(seed=int(rec["seed"]), match_covariates=cov))
+
+
+def _rejection_line(batch: Any) -> str:
+    rej = batch.rejections()
+    if rej.empty:
+        return ""
+    r = rej.iloc[0]
+    where = []
+    if str(r.get("sheet") or ""):
+        where.append(f"sheet '{r['sheet']}'")
+    if pd.notna(r.get("row")) and str(r.get("row")) != "":
+        where.append(f"row {int(r['row'])}")
+    if str(r.get("column") or ""):
+        where.append(f"column {r['column']}")
+    return f"{r['file']}: {' '.join(where)}{': ' if where else ''}{r['reason']}"
+
+
+def monitor_import(
+    paths: Paths,
+    files: str | Path | list[str | Path] | None = None,
+    *,
+    db: str | Path | None = None,
+    plan: Any = None,
+    receipts: str | Path | None = None,
+    received_on: str | None = None,
+    report: str | Path | None = None,
+    strict: bool = True,
+) -> Any:
+    """Import filled quarterly forms into the monitoring store; returns the :class:`~welfare_eval.monitor.ImportBatch`.
+
+    Parameters
+    ----------
+    files : folder, file or list of files, optional
+        Default ``data/raw/monitoring`` (its ``*.xlsx``). For the demo with no forms there yet, the demo's forms
+        are simulated first.
+    db : path or URL, optional
+        The store (default ``data/monitor.sqlite``).
+    receipts : path, optional
+        Log of receipt dates (CSV ``file``, ``received_on``); default ``receipts.csv`` beside the forms when it
+        exists, else ``received_on`` (one ISO date for every file), else today.
+    report : path, optional
+        The import report (sheets ``files``, ``rejections``, ``warnings``); default ``reports/monitor_import.xlsx``.
+    strict : bool
+        Raise :class:`MonitorImportError` when a file was rejected (after importing every other file).
+
+    The pilot villages of the processed ``villages`` table are registered first (idempotent), with the plan's
+    ``monitoring.first_period``. Importing the same file again changes nothing (the file's hash is stored).
+    """
+    import datetime as dt
+
+    from welfare_eval import monitor
+
+    the_plan = project_plan(paths, plan)
+    if files is None:
+        _demo_forms_if_missing(paths)
+        files = paths.monitoring
+    items = [Path(f) for f in files] if isinstance(files, list) else [Path(files)]
+    for f in items:
+        if not f.exists():
+            raise FileNotFoundError(f"{f}: no such form or folder")
+    forms = [q for f in items for q in (sorted(f.glob("*.xlsx")) if f.is_dir() else [f])
+             if not q.name.startswith("~$")]
+    if not forms:
+        where = items[0] if len(items) == 1 else "the given paths"
+        raise FileNotFoundError(f"{where}: no filled forms (*.xlsx) to import; put the provinces' forms there")
+    when: Any = None
+    rec_file = Path(receipts) if receipts is not None else None
+    if rec_file is None and len(items) == 1:
+        cand = (items[0] if items[0].is_dir() else items[0].parent) / _RECEIPTS
+        rec_file = cand if cand.is_file() else None
+    if rec_file is not None:
+        when = monitor.read_receipts(rec_file)
+        missing = [q.name for q in forms if q.name not in when]
+        if missing and received_on is None:
+            raise ValueError(f"{rec_file}: no date of receipt for {missing[0]} (add a row, or give --received-on)")
+        if missing:
+            fallback = dt.date.fromisoformat(str(received_on))
+            when = {q.name: when.get(q.name, fallback) for q in forms}
+    elif received_on is not None:
+        try:
+            when = dt.date.fromisoformat(str(received_on))
+        except ValueError:
+            raise ValueError(f"--received-on {received_on!r} is not a date (YYYY-MM-DD)") from None
+    store = open_store(paths, db)
+    try:
+        added = _register_pilots(paths, store, the_plan)
+        if added:
+            paths.say(f"registered {added} pilot villages in the monitoring store")
+        paths.say(f"importing {len(forms)} form(s) into {_store_label(paths.monitor_db if db is None else db)} …")
+        batch = monitor.import_forms(store, forms, received_on=when, rules=_intake_rules(the_plan))
+    finally:
+        store.dispose()
+    out = Path(report) if report is not None else paths.reports / _IMPORT_REPORT
+    batch.write_report(out)
+    from collections import Counter
+
+    c = Counter(r.status for r in batch.results)  # (ImportBatch.counts() builds a frame per file: slow)
+    parts = [f"{c[k]} {k.replace('_', ' ')}" for k in ("accepted", "correction", "duplicate_file",
+                                                        "duplicate_content", "rejected") if c[k]]
+    paths.say(f"  {len(forms)} form(s): {', '.join(parts)}; report: {out}")
+    if c["rejected"]:
+        line = _rejection_line(batch)
+        msg = (f"{c['rejected']} of {len(forms)} form(s) rejected, nothing of them stored (the others were imported): "
+               f"{line}; every reason in {out}")
+        if strict:
+            raise MonitorImportError(msg)
+        paths.say("  " + msg)
+    return batch
+
+
+def monitor_form(
+    paths: Paths,
+    *,
+    period: str,
+    region: int | None = None,
+    province: str | None = None,
+    out: str | Path | None = None,
+    db: str | Path | None = None,
+    plan: Any = None,
+) -> list[Path]:
+    """Write blank quarterly forms for ``period`` (B.E. or C.E.): one per region, for one region, or for one
+    province's villages; default folder ``reports/forms``. The villages are the store's registered ones (the
+    study's pilots are registered from the processed ``villages`` table first, when it exists)."""
+    from welfare_eval.monitor import write_form
+
+    the_plan = project_plan(paths, plan)
+    per = _quarter(period)
+    store = open_store(paths, db)
+    try:
+        if (paths.processed / "manifest.json").is_file():
+            _register_pilots(paths, store, the_plan)
+        vill = store.villages()
+    finally:
+        store.dispose()
+    vill = vill[vill["first_year"].notna()]
+    if vill.empty:
+        raise ValueError("the monitoring store has no village that reports; run `welfare-eval clean` (the study's "
+                         "pilots are registered from data/processed/villages.parquet)")
+    if province is not None:
+        code = str(province).strip().zfill(2)
+        vill = vill[vill["province_code"].astype(str) == code]
+        if vill.empty:
+            raise ValueError(f"--province {province}: no reporting village in province {code}")
+    if region is not None:
+        vill = vill[vill["region"].astype(int) == int(region)]
+        if vill.empty:
+            raise ValueError(f"--region {region}: no reporting village in region {region}")
+    folder = Path(out) if out is not None else paths.reports / _FORMS_DIR
+    written = []
+    for reg, g in vill.groupby("region", sort=True):
+        suffix = f"_p{str(province).zfill(2)}" if province is not None else ""
+        path = folder / f"form_r{int(reg):02d}{suffix}_{per.label('be')}.xlsx"
+        written.append(write_form(path, region=int(reg), villages=g[["village_id", "village_name"]], period=per))
+    paths.say(f"wrote {len(written)} blank form(s) for {per.label('be')} ({per.label()}) to {folder}")
+    return written
+
+
+def _latest_period(store: Any) -> Any:
+    import sqlalchemy as sa
+
+    from welfare_eval.monitor import Period
+    from welfare_eval.monitor import schema as S
+
+    vp = S.village_period
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(sa.func.max(vp.c.year * 4 + vp.c.quarter - 1))).first()
+    if row is None or row[0] is None:
+        return None
+    return Period.from_index(int(row[0]))
+
+
+def _quarter(period: Any) -> Any:
+    from welfare_eval.monitor import PeriodError, parse_period
+
+    try:
+        return parse_period(period)
+    except PeriodError as exc:
+        raise ValueError(f"period: {exc}") from None
+
+
+def _period_arg(store: Any, period: str | None) -> Any:
+    if period is None or str(period).lower() == "latest":
+        p = _latest_period(store)
+        if p is None:
+            raise ValueError("the monitoring store holds no reports yet; import forms with `welfare-eval monitor import`")
+        return p
+    return _quarter(period)
+
+
+def monitor_status(
+    paths: Paths,
+    *,
+    period: str | None = None,
+    as_of: str | None = None,
+    db: str | Path | None = None,
+    plan: Any = None,
+    everything: bool = False,
+) -> pd.DataFrame:
+    """Late, missing and resubmitted quarterly reports of every reporting village up to ``period`` (default: the
+    latest period in the store), as of ``as_of`` (default: that period's report cut-off).
+
+    One row per village-period (``everything``: also the on-time, single-version ones) with ``status``
+    (``on_time``, ``late``, ``missing``, ``pending``), ``days_late`` and ``n_versions`` (2 or more: the report was
+    resubmitted or corrected; the files that repeated a stored file byte for byte are in the import report).
+    """
+    from welfare_eval.monitor import resolve_as_of, submission_status
+
+    the_plan = project_plan(paths, plan)
+    if not _store_exists(paths, db):
+        raise FileNotFoundError(f"{paths.monitor_db}: no monitoring store yet; import forms with "
+                                "`welfare-eval monitor import`")
+    store = open_store(paths, db)
+    try:
+        per = _period_arg(store, period)
+        d = resolve_as_of(as_of if as_of is not None else per, cutoff_days=the_plan.monitoring.cutoff_days)
+        st = submission_status(store, through=per, as_of=d, due_days=the_plan.monitoring.due_days)
+    finally:
+        store.dispose()
+    if not everything:
+        st = st[st["status"].isin(["late", "missing"]) | (st["n_versions"] > 1)]
+    st = st.sort_values(["year", "quarter", "region", "village_id"], kind="mergesort").reset_index(drop=True)
+    st.insert(list(st.columns).index("period") + 1, "period_be",
+              [f"{int(y) + 543}Q{int(q)}" for y, q in zip(st["year"], st["quarter"], strict=True)])
+    st.attrs["as_of"] = d.isoformat() if d is not None else ""
+    st.attrs["through"] = per.label()
+    return st
+
+
+def progress(
+    paths: Paths,
+    *,
+    period: str | None = None,
+    as_of: str | None = None,
+    db: str | Path | None = None,
+    plan: Any = None,
+) -> tuple[Path, Path]:
+    """The Ministry's progress report of ``period`` (B.E. or C.E.; default the latest period in the store) from the
+    monitoring store only: ``reports/progress_<B.E. quarter>.html`` (self-contained, Thai) and ``.xlsx``.
+
+    The data are those received by the period's report cut-off (``monitoring.cutoff_days`` after the quarter) or
+    ``as_of``, so rebuilding a past period's report later gives the same bytes.
+    """
+    from welfare_eval.monitor import build_progress_report
+
+    the_plan = project_plan(paths, plan)
+    if not _store_exists(paths, db):
+        raise FileNotFoundError(f"{paths.monitor_db}: no monitoring store yet; import forms with "
+                                "`welfare-eval monitor import`")
+    store = open_store(paths, db)
+    try:
+        per = _period_arg(store, period)
+        m = the_plan.monitoring
+        paths.say(f"building the progress report of {per.label('be')} ({per.label()}) from the monitoring store …")
+        rep = build_progress_report(store, per, as_of=as_of, thresholds=_thresholds(the_plan), due_days=m.due_days,
+                                    cutoff_days=m.cutoff_days, first_period=m.first_period)
+    finally:
+        store.dispose()
+    stem = paths.reports / f"progress_{per.label('be')}"
+    html = rep.write_html(stem.with_suffix(".html"))
+    xlsx = rep.write_xlsx(stem.with_suffix(".xlsx"))
+    paths.say(f"  wrote {html} and {xlsx.name}")
+    return html, xlsx
+
+
+def _progress_tables(paths: Paths, db: str | Path | None, the_plan: Any) -> dict[str, pd.DataFrame]:
+    """The latest period's progress tables for the final report (``progress_*``), or nothing without reports."""
+    from welfare_eval.monitor import build_progress_report
+
+    if not _store_exists(paths, db):
+        return {}
+    store = open_store(paths, db)
+    try:
+        per = _latest_period(store)
+        if per is None:
+            return {}
+        m = the_plan.monitoring
+        rep = build_progress_report(store, per, thresholds=_thresholds(the_plan), due_days=m.due_days,
+                                    cutoff_days=m.cutoff_days, first_period=m.first_period)
+    finally:
+        store.dispose()
+    where = (str(paths.monitor_db.relative_to(paths.root)) if db is None and paths.monitor_db.is_relative_to(paths.root)
+             else _store_label(paths.monitor_db if db is None else db))
+    info = pd.DataFrame([{"period": rep.period.label(), "period_be": rep.period.label("be"),
+                          "as_of": rep.as_of.isoformat(), "store": where,
+                          "due_days": m.due_days, "cutoff_days": m.cutoff_days,
+                          **{f"threshold_{k}": v for k, v in the_plan.monitoring.thresholds.__dict__.items()}}])
+    from welfare_eval._io import parquet_safe
+
+    return {k: parquet_safe(v) for k, v in {"progress_villages": rep.villages, "progress_regions": rep.regions,
+                                            "progress_trends": rep.trends, "progress_submissions": rep.submissions,
+                                            "progress_info": info}.items()}
+
+
 def _git_commit(root: Path) -> str | None:
     """The git commit of the package source (``None`` outside a git checkout); read from files, no git binary."""
     src = Path(__file__).resolve().parents[1]
@@ -377,8 +844,14 @@ def _git_commit(root: Path) -> str | None:
     return None
 
 
-def report_data(paths: Paths) -> Any:
-    """Everything the report shows, as a :class:`~welfare_eval.report.data.ReportData`."""
+def report_data(paths: Paths, *, db: str | Path | None = None) -> Any:
+    """Everything the report shows, as a :class:`~welfare_eval.report.data.ReportData`.
+
+    Its ``results`` are the analysis result tables plus, when the monitoring store (``db``, default
+    ``data/monitor.sqlite`` when it exists) holds reports, the progress tables of its latest quarter as of that
+    quarter's cut-off (``progress_villages``, ``progress_regions``, ``progress_trends``, ``progress_submissions``,
+    ``progress_info``), built from the store like ``welfare-eval progress``.
+    """
     import welfare_eval
     from welfare_eval.report.data import ReportData
 
@@ -392,8 +865,10 @@ def report_data(paths: Paths) -> Any:
         )
     ledger_p, checks_p = paths.processed / "ledger.csv", paths.processed / "checks.csv"
     lock = Path(__file__).resolve().parents[1] / "requirements.lock"
+    results = load_results(paths)
+    results.update(_progress_tables(paths, db, project_plan(paths)))
     return ReportData(
-        results=load_results(paths),
+        results=results,
         manifest=man,
         ledger=pd.read_csv(ledger_p, dtype=str, keep_default_na=False) if ledger_p.is_file() else pd.DataFrame(),
         checks=pd.read_csv(checks_p, dtype=str, keep_default_na=False) if checks_p.is_file() else pd.DataFrame(),
@@ -412,7 +887,7 @@ def report_data(paths: Paths) -> Any:
     )
 
 
-def report(paths: Paths, *, engine: str = "auto", lang: str = "th") -> Path:
+def report(paths: Paths, *, engine: str = "auto", lang: str = "th", db: str | Path | None = None) -> Path:
     """Render ``reports/final_report.qmd`` to ``reports/final_report.html`` (``lang="en"``:
     ``final_report.en.html``), one self-contained file.
 
@@ -428,7 +903,7 @@ def report(paths: Paths, *, engine: str = "auto", lang: str = "th") -> Path:
         raise FileNotFoundError(f"{src}: report source not found")
     from welfare_eval.clean import verify_processed
 
-    data = report_data(paths)
+    data = report_data(paths, db=db)
     verify_processed(paths.processed, paths.raw)  # refuses missing, changed or stale processed data
     out = paths.reports / REPORT_FILES[lang]
     paths.say(f"rendering {src.name} ({lang}) …")
@@ -451,16 +926,36 @@ def run(
     regions: RegionScheme | str | Path | None = None,
     plan: Any = None,
     lang: str = "th",
+    db: str | Path | None = None,
 ) -> Path:
-    """The whole job: simulate the demo if ``data/raw`` is empty (or ``resimulate``), clean, analyse, report."""
+    """The whole job: simulate the demo if ``data/raw`` is empty (or ``resimulate``), clean, monitoring, analyse,
+    report.
+
+    Monitoring: when ``data/raw/monitoring`` holds filled forms, the new ones are imported into the store (files
+    imported before are recognised by their hash and skipped; a rejected form is reported, not fatal) and the
+    progress report of the latest quarter is built; with neither forms nor a store the step is skipped. The demo
+    simulated here writes no forms, to keep ``run`` fast; ``welfare-eval simulate`` or ``welfare-eval monitor
+    import`` write them.
+    """
     t0 = time.perf_counter()
     the_plan = project_plan(paths, plan)
     if resimulate or not raw_exports(paths.raw):
-        simulate(paths, seed=seed, force=resimulate, plan=the_plan)
+        simulate(paths, seed=seed, force=resimulate, plan=the_plan, monitoring=False)
     else:
         paths.say(f"using the exports already in {paths.raw} (no simulation)")
     clean(paths, regions=regions)
+    has_forms = any(p.suffix.lower() == ".xlsx" for p in _monitoring_files(paths.monitoring))
+    if has_forms:
+        monitor_import(paths, db=db, plan=the_plan, strict=False)
+    if has_forms or _store_exists(paths, db):
+        store = open_store(paths, db)
+        try:
+            latest = _latest_period(store)
+        finally:
+            store.dispose()
+        if latest is not None:
+            progress(paths, period=latest.label(), db=db, plan=the_plan)
     analyze(paths, seed=seed, plan=the_plan)
-    out = report(paths, engine=engine, lang=lang)
+    out = report(paths, engine=engine, lang=lang, db=db)
     paths.say(f"done in {time.perf_counter() - t0:.1f} s → {out}")
     return out

@@ -9,7 +9,9 @@
 5. :mod:`~welfare_eval.study.impact`: the preliminary DiD table and the impact tables;
 6. :mod:`~welfare_eval.study.power`: power and minimum detectable effects of the impact design (same sample);
 7. :mod:`~welfare_eval.study.descriptives`: weighted descriptive tables;
-8. :mod:`~welfare_eval.study.factors`: success factors (when committee ratings exist).
+8. :mod:`~welfare_eval.study.factors`: success factors (when committee ratings exist);
+9. :mod:`~welfare_eval.study.funds`: welfare-fund sustainability (when the savings-group records exist and
+   ``plan.funds.enabled``).
 
 It reads and writes no files (:mod:`welfare_eval.pipeline` does) and holds no statistics of its own.
 """
@@ -27,6 +29,7 @@ from welfare_eval._progress import progress
 from welfare_eval.study.describe import design_table, eligibility_funnel, sample_sizes
 from welfare_eval.study.descriptives import weighted_tables
 from welfare_eval.study.factors import analyze_factors
+from welfare_eval.study.funds import analyze_funds
 from welfare_eval.study.impact import analyze_impact, impact_sample, preliminary_did
 from welfare_eval.study.matching import analyze_matching
 from welfare_eval.study.plan import AnalysisPlan, default_plan
@@ -64,8 +67,9 @@ def analyze_study(
     dict of DataFrame
         Parquet-safe tables (plain column types, default index): ``design``, ``funnel``, ``pairs``,
         ``reserves``, ``unmatched``, ``balance``, ``balance_tests``, ``balance_overall``, ``sample_sizes``,
-        ``weights_summary``, ``did_preliminary``, the ``impact_*`` tables, the ``power_*`` tables, the ``survey_*`` tables (with
-        ``benefits``) and the ``factors_*`` tables (with ``committee``).
+        ``weights_summary``, ``did_preliminary``, the ``impact_*`` tables, the ``power_*`` tables, the ``survey_*``
+        tables (with ``benefits``), the ``factors_*`` tables (with ``committee``) and the ``funds_*`` tables (with
+        ``admin``).
     """
     # one BLAS thread: the products are small (faster on shared cores) and sums are then taken in one fixed
     # order, so the same data, plan and seed give byte-identical result tables on every run
@@ -87,7 +91,7 @@ def _analyze(
     benefits = tables.get("benefits")
 
     out: dict[str, pd.DataFrame] = {}
-    steps = ["design", "matching", "weights", "impact", "power", "descriptives", "factors"]
+    steps = ["design", "matching", "weights", "impact", "power", "descriptives", "factors", "funds"]
     bar = iter(progress(steps, desc="analysis", total=len(steps)))
     next(bar)
     out["design"] = design_table(villages, provinces)
@@ -113,6 +117,9 @@ def _analyze(
     next(bar)
     if "committee" in tables:
         out.update(analyze_factors(tables, plan, households=weights.households))
+    next(bar)
+    if "admin" in tables:
+        out.update(analyze_funds(tables, plan, households=hh))
     for _ in bar:
         pass
     return {k: parquet_safe(v) for k, v in out.items()}

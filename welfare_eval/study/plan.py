@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -28,13 +29,19 @@ __all__ = [
     "DescriptivesPlan",
     "EventStudyPlan",
     "FactorsPlan",
+    "FundAlarmsPlan",
+    "FundDemandPlan",
+    "FundScenarioPlan",
+    "FundsPlan",
     "ImpactPlan",
     "MatchingPlan",
+    "MonitoringPlan",
     "PlanError",
     "PowerPlan",
     "PowerPlanningPlan",
     "PowerSimulationPlan",
     "PreliminaryPlan",
+    "ProgressThresholdsPlan",
     "ReportingPlan",
     "WeightsPlan",
     "default_plan",
@@ -45,6 +52,8 @@ __all__ = [
 _METHODS = ("cr1", "cr2", "wild", "ri", "cr3", "hc1", "iid")
 _WEIGHT_STEPS = ("base", "nonresponse", "calibrate", "rake", "trim")
 _WAVES = ("baseline", "midline", "endline")
+_WELFARE_TYPES = ("childbirth", "illness", "elderly", "death", "disadvantaged", "occupation", "education", "disaster",
+                  "other")
 
 
 class PlanError(ValueError):
@@ -199,6 +208,96 @@ class PowerPlan:
 
 
 @dataclass(frozen=True)
+class FundScenarioPlan:
+    """Income and demand assumptions of a fund projection (:class:`welfare_eval.funds.Scenario`).
+
+    In ``funds.scenario`` (the baseline) ``welfare_share: null`` keeps each village's own share of profit;
+    in ``funds.scenarios`` and ``funds.stress`` every setting left ``null`` keeps the baseline's value.
+    """
+
+    profit_growth: float | None = None
+    profit_growth_sd: float | None = None
+    welfare_share: float | None = None
+    other_income_growth: float | None = None
+    member_growth: float | None = None
+    benefit_growth: float | None = None
+    disaster_year: int | None = None
+    disaster_multiplier: float | None = None
+    disaster_types: tuple[str, ...] | None = None
+    profit_shock_year: int | None = None
+    profit_shock: float | None = None
+    profit_shock_persistent: bool | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """The settings that are not ``null``."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not None}
+
+
+@dataclass(frozen=True)
+class FundDemandPlan:
+    """Demand for the nine welfare types from household demographics (see :mod:`welfare_eval.study.funds`)."""
+
+    wave: str = "endline"
+    age_bands: tuple[int, ...] = (20, 40, 50, 60, 70)
+    by_arm: bool = True
+    level: str = "experience"
+    benefits: Mapping[str, float] = field(default_factory=dict)
+    rates: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    head_turnover: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FundAlarmsPlan:
+    """Thresholds of the fund-sustainability alarms."""
+
+    reserve_months: float = 6.0
+    drawdown_years: int = 2
+    alpha: float = 0.10
+    exhausted_probability: float = 0.5
+    identity_tolerance: float = 1.0
+
+
+@dataclass(frozen=True)
+class FundsPlan:
+    """Welfare-fund sustainability (see :mod:`welfare_eval.study.funds`)."""
+
+    enabled: bool = True
+    window: int = 3
+    horizon: int = 10
+    draws: int = 1000
+    seed: int | None = None
+    scenario: FundScenarioPlan = field(default_factory=FundScenarioPlan)
+    scenarios: Mapping[str, FundScenarioPlan | None] = field(default_factory=dict)
+    stress: Mapping[str, FundScenarioPlan | None] = field(default_factory=dict)
+    demand: FundDemandPlan = field(default_factory=FundDemandPlan)
+    alarms: FundAlarmsPlan = field(default_factory=FundAlarmsPlan)
+
+
+@dataclass(frozen=True)
+class ProgressThresholdsPlan:
+    """Traffic-light thresholds of the progress report (:class:`welfare_eval.monitor.Thresholds`)."""
+
+    types_green: int = 5
+    types_amber: int = 3
+    coverage_green: float = 0.50
+    coverage_amber: float = 0.30
+    reserve_green: float = 12.0
+    reserve_amber: float = 6.0
+    falling_quarters: int = 4
+
+
+@dataclass(frozen=True)
+class MonitoringPlan:
+    """Quarterly monitoring of the pilots: the reporting window, deadlines and the progress report's lights."""
+
+    first_period: str | None = None
+    last_period: str | None = None
+    due_days: int = 30
+    cutoff_days: int = 45
+    thresholds: ProgressThresholdsPlan = field(default_factory=ProgressThresholdsPlan)
+
+
+@dataclass(frozen=True)
 class ReportingPlan:
     """Disclosure control of published tables."""
 
@@ -222,6 +321,8 @@ class AnalysisPlan:
     impact: ImpactPlan = field(default_factory=ImpactPlan)
     factors: FactorsPlan = field(default_factory=FactorsPlan)
     power: PowerPlan = field(default_factory=PowerPlan)
+    funds: FundsPlan = field(default_factory=FundsPlan)
+    monitoring: MonitoringPlan = field(default_factory=MonitoringPlan)
     reporting: ReportingPlan = field(default_factory=ReportingPlan)
     source: str = field(default="package default", compare=False)
 
@@ -395,6 +496,128 @@ def _check(plan: AnalysisPlan, where: str) -> None:
     _check_power(plan, bad)
     if plan.reporting.min_cell < 1:
         raise bad(f"reporting.min_cell must be at least 1, got {plan.reporting.min_cell}")
+    _check_funds(plan.funds, bad)
+    _check_monitoring(plan.monitoring, bad)
+
+
+def _check_scenario(s: FundScenarioPlan, key: str, bad: Any, *, baseline: bool) -> None:
+    if baseline:
+        missing = [k for k in ("profit_growth", "profit_growth_sd", "other_income_growth", "member_growth",
+                               "benefit_growth") if getattr(s, k) is None]
+        if missing:
+            raise bad(f"{key}.{missing[0]} must be set in the baseline scenario")
+    if s.profit_growth is not None and s.profit_growth <= -1:
+        raise bad(f"{key}.profit_growth must be above -1, got {s.profit_growth}")
+    for k in ("profit_growth_sd", "disaster_multiplier"):
+        v = getattr(s, k)
+        if v is not None and v < 0:
+            raise bad(f"{key}.{k} must be >= 0, got {v}")
+    if s.welfare_share is not None and not 0 <= s.welfare_share <= 100:
+        raise bad(f"{key}.welfare_share is a percentage of profit in [0, 100], got {s.welfare_share}")
+    if s.profit_shock is not None and not 0 <= s.profit_shock <= 1:
+        raise bad(f"{key}.profit_shock is a share of profit in [0, 1], got {s.profit_shock}")
+    for k in ("disaster_year", "profit_shock_year"):
+        v = getattr(s, k)
+        if v is not None and v < 1:
+            raise bad(f"{key}.{k} counts years of the projection from 1, got {v}")
+    unknown = [t for t in (s.disaster_types or ()) if t not in _WELFARE_TYPES]
+    if unknown:
+        raise bad(f"{key}.disaster_types has unknown welfare type {unknown[0]!r} (types: {', '.join(_WELFARE_TYPES)})")
+
+
+def _check_funds(f: FundsPlan, bad: Any) -> None:
+    if f.window < 1:
+        raise bad(f"funds.window must be at least 1 year, got {f.window}")
+    if f.horizon < 1:
+        raise bad(f"funds.horizon must be at least 1 year, got {f.horizon}")
+    if f.draws < 100:
+        raise bad(f"funds.draws must be at least 100, got {f.draws}")
+    _check_scenario(f.scenario, "funds.scenario", bad, baseline=True)
+    for group in ("scenarios", "stress"):
+        for name, s in getattr(f, group).items():
+            if s is None:  # a scenario switched off in a project's plan
+                continue
+            if name == "baseline":
+                raise bad(f"funds.{group}: the name 'baseline' is the baseline scenario (funds.scenario)")
+            _check_scenario(s, f"funds.{group}.{name}", bad, baseline=False)
+    d = f.demand
+    if d.wave not in _WAVES:
+        raise bad(f"funds.demand.wave: unknown wave {d.wave!r} (waves: {', '.join(_WAVES)})")
+    if d.level not in ("experience", "survey"):
+        raise bad(f"funds.demand.level must be 'experience' or 'survey', got {d.level!r}")
+    if not d.age_bands or list(d.age_bands) != sorted(set(d.age_bands)) or d.age_bands[0] < 0:
+        raise bad("funds.demand.age_bands must be increasing lower bounds of the head's age bands (e.g. [20, 40, 60])")
+    for name, table in (("benefits", d.benefits), ("rates", d.rates)):
+        unknown = [t for t in table if t not in _WELFARE_TYPES]
+        if unknown:
+            raise bad(f"funds.demand.{name} has unknown welfare type {unknown[0]!r} (types: {', '.join(_WELFARE_TYPES)})")
+    missing = [t for t in _WELFARE_TYPES if t not in d.benefits]
+    if missing:
+        raise bad(f"funds.demand.benefits has no amount for welfare type {missing[0]!r} (give all nine)")
+    neg = [t for t, a in d.benefits.items() if a < 0]
+    if neg:
+        raise bad(f"funds.demand.benefits.{neg[0]} must be >= 0")
+    for t, by_age in d.rates.items():
+        for age, r in by_age.items():
+            if not _is_age(age):
+                raise bad(f"funds.demand.rates.{t}: key {age!r} is not an age (lower bound of a band)")
+            if r < 0:
+                raise bad(f"funds.demand.rates.{t}.{age} must be >= 0, got {r}")
+    if not d.head_turnover:
+        raise bad("funds.demand.head_turnover is empty: give the yearly rate of a change of head by age")
+    for age, r in d.head_turnover.items():
+        if not _is_age(age) or not 0 <= r <= 1:
+            raise bad(f"funds.demand.head_turnover.{age}: need an age key and a rate in [0, 1], got {r}")
+    a = f.alarms
+    if not 0 < a.alpha < a.exhausted_probability <= 1:
+        raise bad("funds.alarms: need 0 < alpha < exhausted_probability <= 1")
+    if a.reserve_months < 0 or a.drawdown_years < 1 or a.identity_tolerance < 0:
+        raise bad("funds.alarms: reserve_months and identity_tolerance must be >= 0, drawdown_years >= 1")
+
+
+def _is_age(key: str) -> bool:
+    try:
+        return float(key) >= 0
+    except ValueError:
+        return False
+
+
+_PERIOD = re.compile(r"^\s*(\d{4})\s*[Qq]([1-4])\s*$")
+
+
+def _quarter_index(text: str) -> int | None:
+    """``2569Q3`` (B.E.) or ``2026Q3`` (C.E.) → C.E. year × 4 + quarter; None when not such a quarter.
+
+    The plan takes the canonical form only (welfare_eval.monitor.parse_period reads more spellings), and
+    checking it here keeps reading the plan free of the monitoring library's imports.
+    """
+    m = _PERIOD.match(str(text))
+    if not m:
+        return None
+    y = int(m.group(1))
+    y = y - 543 if 2400 <= y <= 2700 else y  # the eras of welfare_eval.clean.thai (BE_RANGE, CE_RANGE)
+    return y * 4 + int(m.group(2)) if 1800 <= y <= 2200 else None
+
+
+def _check_monitoring(m: MonitoringPlan, bad: Any) -> None:
+    got = {}
+    for k in ("first_period", "last_period"):
+        v = getattr(m, k)
+        if v is None:
+            continue
+        q = _quarter_index(v)
+        if q is None:
+            raise bad(f"monitoring.{k}: {v!r} is not a quarter; write e.g. 2566Q1 (B.E.) or 2023Q1 (C.E.)")
+        got[k] = q
+    if len(got) == 2 and got["last_period"] < got["first_period"]:
+        raise bad("monitoring.last_period is before monitoring.first_period")
+    if m.due_days < 0 or m.cutoff_days < 0:
+        raise bad("monitoring.due_days and monitoring.cutoff_days must be >= 0")
+    t = m.thresholds
+    if not (0 <= t.types_amber <= t.types_green and 0 <= t.coverage_amber <= t.coverage_green <= 1
+            and 0 <= t.reserve_amber <= t.reserve_green and t.falling_quarters >= 1):
+        raise bad("monitoring.thresholds: need amber <= green for types, coverage (shares in [0, 1]) and reserve, "
+                  "and falling_quarters >= 1")
 
 
 def _check_power(plan: AnalysisPlan, bad: Callable[[str], PlanError]) -> None:
