@@ -126,6 +126,11 @@ def _ci(d: ReportData, outcome: str, lo: Any, hi: Any) -> str:
     return f"[{a}, {b}]" if a and b else ""
 
 
+def _p(x: Any) -> str:
+    """p-value text that does not wrap inside a table cell ("< 0.001" with a no-break space)."""
+    return format_p(x).replace("< ", "<\u00a0")
+
+
 def _cohort_text(g: float, lang: Lang) -> str:
     return _lab("scaleup.never", lang) if float(g) == 0 else f"{float(g):g}"
 
@@ -321,9 +326,11 @@ def heatmap(d: ReportData, lang: Lang = "th") -> Any:
         a = att[att["outcome"] == o]
         g_arr, t_arr = a["cohort"].to_numpy(dtype=float), a["time"].to_numpy(dtype=float)
         est = a["estimate"].to_numpy(dtype=float) * _factor(d, o)
-        # cell labels must fit: large values (baht) are written in thousands
+        # cell labels must fit: large values (baht) are shown in thousands (cells and colour bar alike)
         thousands = not is_proportion(d, o) and float(np.nanmax(np.abs(est), initial=0.0)) >= 1000
-        lo, hi = a["band_low"].to_numpy(dtype=float), a["band_high"].to_numpy(dtype=float)
+        if thousands:
+            est = est / 1000
+        lo, hi = a["band_low"].to_numpy(dtype=float), a["band_high"].to_numpy(dtype=float)  # only their signs are used
         cohorts, times = np.unique(g_arr), np.unique(t_arr)
         ii, jj = np.searchsorted(cohorts, g_arr), np.searchsorted(times, t_arr)
         grid = np.full((cohorts.size, times.size), np.nan)
@@ -333,7 +340,7 @@ def heatmap(d: ReportData, lang: Lang = "th") -> Any:
         im = ax.imshow(grid, cmap="RdBu_r", norm=TwoSlopeNorm(vcenter=0.0, vmin=-lim, vmax=lim), aspect="auto")
         for k in range(est.size):
             i, j = int(ii[k]), int(jj[k])
-            txt = format_number(est[k] / 1000, 1) if thousands else format_number(est[k], 1 if is_proportion(d, o) else 0)
+            txt = format_number(est[k], 1 if thousands or is_proportion(d, o) else 0)
             strong = bool(np.isfinite(lo[k]) and (lo[k] > 0 or hi[k] < 0))
             ax.text(j, i, txt, ha="center", va="center", fontsize=7, fontweight="bold" if strong else "normal",
                     color="white" if abs(est[k]) > 0.6 * lim else "black")
@@ -407,7 +414,7 @@ def aggregates_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
                 _lab("estimate", lang): _num(d, o, r0["estimate"]),
                 _lab("std_error", lang): _num(d, o, r0["std_error"]),
                 _lab("ci", lang): _ci(d, o, r0["ci_low"], r0["ci_high"]),
-                _lab("p_value", lang): format_p(r0["p_value"]),
+                _lab("p_value", lang): _p(r0["p_value"]),
             })
     return pd.DataFrame(rows)
 
@@ -446,7 +453,7 @@ def pretrend_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
         _lab("method", lang): [_lab(f"scaleup.pretrend.{m}", lang) for m in p["method"]],
         _lab("scaleup.statistic", lang): [format_number(v, 2) for v in p["statistic"]],
         _lab("df", lang): [format_number(v, 0) for v in p["df"]],
-        _lab("p_value", lang): [format_p(v) for v in p["p_value"]],
+        _lab("p_value", lang): [_p(v) for v in p["p_value"]],
     })
 
 
