@@ -156,6 +156,12 @@ def test_cli_round_trip_writes_results_and_a_self_contained_report(project: Path
         assert text in html, text
     assert "Traceback" not in html and "Error" not in html
     assert html.count("<img") >= 5  # trends, heat map, event study, estimators, Bacon
+    sens = tables["scaleup_sensitivity"]
+    assert set(sens["restriction"]) == {"relative_magnitudes"} and set(sens["bound"]) == {0.0, 0.5, 1.0, 1.5, 2.0}
+    for _e, s in sens.groupby("event_time"):
+        s = s.sort_values("bound")
+        assert (s["id_low"] <= s["estimate"] + 1e-9).all() and (s["estimate"] <= s["id_high"] + 1e-9).all()
+        assert s["ci_low"].is_monotonic_decreasing and s["ci_high"].is_monotonic_increasing
 
 
 def test_cells_equal_household_rows_through_the_pipeline(project: Path) -> None:
@@ -280,6 +286,25 @@ def test_study_step_errors(project: Path) -> None:
         analyze_scaleup(cells, v, plan, outcomes=["debt"])
 
 
+def test_sensitivity_needs_a_universal_base_and_widens_with_the_bound(project: Path) -> None:
+    scale = project / "data" / "scale"
+    cells = pd.read_parquet(scale / "cells.parquet")
+    v = pd.read_parquet(scale / "villages.parquet")
+    plan = default_plan().replace(scaleup={"method": "reg", "compare": [], "matching": {"covariates": []},
+                                           "aggregations": ["dynamic"], "sensitivity_mbar": [0.0, 1.0],
+                                           "sensitivity_m": [0.0, 500.0, 2000.0]})
+    res = analyze_scaleup(cells, v, plan, outcomes=["income"])
+    sens = res["scaleup_sensitivity"]
+    sm = sens[sens["restriction"] == "smoothness"].sort_values("bound")
+    assert list(sm["bound"]) == [0.0, 500.0, 2000.0] and (sm["term"] == "e=0").all()
+    width = (sm["ci_high"] - sm["ci_low"]).to_numpy()
+    assert np.all(np.diff(width) >= -1e-9)
+    # the relative-magnitudes rows refit with base_period universal: at M̄ = 0 the identified set is the estimate
+    rm = sens[(sens["restriction"] == "relative_magnitudes") & (sens["bound"] == 0.0)]
+    np.testing.assert_allclose(rm["id_low"], rm["estimate"], rtol=1e-12)
+    assert any("base_period universal" in n for n in res["scaleup_notes"]["note"])
+
+
 # ------------------------------------------------------------------------------------------------ Monte Carlo
 @pytest.mark.slow
 def test_planted_effects_inside_uniform_bands_monte_carlo() -> None:
@@ -300,7 +325,8 @@ def test_planted_effects_inside_uniform_bands_monte_carlo() -> None:
     from welfare_eval.simulate.national import NationalConfig, simulate_households, simulate_national_frame
 
     cfg = NationalConfig(n_adopters=24_000, households_median=20)
-    plan = default_plan().replace(scaleup={"compare": [], "matching": {"covariates": []}})
+    plan = default_plan().replace(scaleup={"compare": [], "matching": {"covariates": []}, "aggregations": ["dynamic"],
+                                           "sensitivity_mbar": []})
     inside, z, ci, crit = [], [], [], []
     with connect("duckdb") as eng:
         for seed in range(1000, 1006):

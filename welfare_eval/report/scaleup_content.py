@@ -39,6 +39,7 @@ __all__ = [
     "plan_yaml",
     "pretrend_display",
     "provenance_display",
+    "sensitivity_display",
     "summary_markdown",
     "trends_plot",
     "truth_dynamic",
@@ -455,6 +456,26 @@ def pretrend_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
         _lab("df", lang): [format_number(v, 0) for v in p["df"]],
         _lab("p_value", lang): [_p(v) for v in p["p_value"]],
     })
+
+
+def sensitivity_display(d: ReportData, lang: Lang = "th", restriction: str = "relative_magnitudes") -> pd.DataFrame:
+    """HonestDiD-style sensitivity of the headline event study: per post event time (rows) and bound (columns,
+    M̄ for relative magnitudes, M for smoothness), the robust 95% CI; empty when not computed."""
+    t = d.results.get("scaleup_sensitivity", pd.DataFrame())
+    if t.empty or restriction not in set(t["restriction"]):
+        return pd.DataFrame()
+    t = t[t["restriction"] == restriction]
+    o = str(t["outcome"].iloc[0])
+    sym = "M̄" if restriction == "relative_magnitudes" else "M"
+    rows = []
+    for term, s in t.groupby("term", sort=False):
+        r: dict[str, str] = {_lab("scaleup.event_time", lang): str(term)[2:],
+                             f"{_with_unit(d, o, lang)}: {_lab('estimate', lang)}": _num(d, o, s["estimate"].iloc[0])}
+        for b, lo, hi in zip(s["bound"], s["ci_low"], s["ci_high"], strict=True):
+            bt = f"{b * (_factor(d, o) if restriction == 'smoothness' else 1.0):g}"
+            r[f"{sym} = {bt}"] = _ci(d, o, lo, hi)
+        rows.append(r)
+    return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -257,6 +257,8 @@ class ScaleupPlan:
     max_e: int | None = None
     balance_e: int | None = None
     compare: tuple[str, ...] = _SCALEUP_COMPARE
+    sensitivity_mbar: tuple[float, ...] = ()
+    sensitivity_m: tuple[float, ...] = ()
     panel_weights: str = "none"
     engine: str = "duckdb"
     matching: ScaleupMatchingPlan = field(default_factory=ScaleupMatchingPlan)
@@ -536,6 +538,8 @@ def _check_scaleup(su: ScaleupPlan, bad: Any) -> None:
         raise bad(f"scaleup.min_e ({su.min_e}) is above scaleup.max_e ({su.max_e})")
     if su.balance_e is not None and su.balance_e < 0:
         raise bad(f"scaleup.balance_e must be >= 0, got {su.balance_e}")
+    if any(v < 0 for v in (*su.sensitivity_mbar, *su.sensitivity_m)):
+        raise bad("scaleup.sensitivity_mbar and scaleup.sensitivity_m must be >= 0")
     m = su.matching
     if m.ratio < 1:
         raise bad(f"scaleup.matching.ratio must be at least 1, got {m.ratio}")

@@ -34,6 +34,9 @@ section into result tables. It reads and writes no files (:mod:`welfare_eval.pip
    ``adjustment`` (``covariates`` | ``covariates_by_year`` | ``matching`` | ``matching_and_covariates`` |
    ``none``) and ``covariates`` say what each row is.
 
+5. **Sensitivity** (headline outcome) — HonestDiD-style bounds on the event-time effects under violations of
+   parallel trends (relative magnitudes M̄, smoothness M; ``scaleup_sensitivity``).
+
 ``scaleup_notes`` keeps every estimator's notes (samples, conventions, dropped units).
 """
 
@@ -62,6 +65,7 @@ __all__ = [
     "describe_rollout",
     "match_expansion",
     "prepare_scaleup",
+    "sensitivity",
     "staggered_effects",
 ]
 
@@ -79,6 +83,7 @@ RESULT_TABLES = (
     "scaleup_matching",
     "scaleup_compare",
     "scaleup_bacon",
+    "scaleup_sensitivity",
     "scaleup_notes",
 )
 
@@ -562,6 +567,59 @@ def compare_estimators(data: ScaleupData, plan: AnalysisPlan, *, cells_result: A
 
 
 # --------------------------------------------------------------------------------------------------
+# 5. Sensitivity to violations of parallel trends (headline outcome)
+# --------------------------------------------------------------------------------------------------
+_SENS_COLUMNS = ["outcome", "restriction", "term", "event_time", "bound", "estimate", "id_low", "id_high", "ci_low",
+                 "ci_high"]
+
+
+def sensitivity(data: ScaleupData, plan: AnalysisPlan, *, cells_result: Any = None) -> dict[str, pd.DataFrame]:
+    """HonestDiD-style sensitivity of the headline event study (``scaleup.sensitivity_mbar`` / ``_m``).
+
+    Rambachan & Roth (2023) need event-time effects relative to one reference period, so the cells estimate is
+    refitted with ``base_period="universal"`` unless the plan already uses it. Rows ``relative_magnitudes``
+    (per post event time and M̄: identified set at the estimates and the projection CI over the uniform band,
+    :meth:`~welfare_eval.did.staggered.AggregateResult.sensitivity`) and ``smoothness`` (fixed-length CI of the
+    first post period under Δ^SD(M), :meth:`~welfare_eval.did.staggered.AggregateResult.flci`).
+    """
+    su = plan.scaleup
+    o = su.headline
+    notes: list[dict[str, str]] = []
+    if not su.sensitivity_mbar and not su.sensitivity_m:
+        return {"scaleup_sensitivity": pd.DataFrame(columns=_SENS_COLUMNS), "_notes": pd.DataFrame()}
+    res = cells_result if cells_result is not None and su.base_period == "universal" else att_gt(
+        data.cells, outcome=o, unit=su.unit, time=su.time, cohort=su.cohort, cells=True,
+        covariates=data.covariates or None, method=su.method, control=su.control, base_period="universal",
+        anticipation=su.anticipation, cluster=su.cluster, level=su.level, draws=su.draws, seed=_seed(plan))
+    agg = res.aggregate("dynamic", min_e=-np.inf if su.min_e is None else su.min_e,
+                        max_e=np.inf if su.max_e is None else su.max_e, balance_e=su.balance_e)
+    est = agg.tidy().set_index("term")["estimate"]
+    rows: list[pd.DataFrame] = []
+    try:
+        if su.sensitivity_mbar:
+            rm = agg.sensitivity(mbar=tuple(su.sensitivity_mbar))
+            rows.append(pd.DataFrame({
+                "restriction": "relative_magnitudes", "term": rm["term"],
+                "event_time": [float(t[2:]) for t in rm["term"]], "bound": rm["mbar"].astype(float),
+                "estimate": [float(est[t]) for t in rm["term"]], "id_low": rm["id_low"], "id_high": rm["id_high"],
+                "ci_low": rm["ci_low"], "ci_high": rm["ci_high"]}))
+        if su.sensitivity_m:
+            fl = agg.flci(m=tuple(su.sensitivity_m))
+            rows.append(pd.DataFrame({
+                "restriction": "smoothness", "term": "e=0", "event_time": 0.0, "bound": fl["M"].astype(float),
+                "estimate": fl["estimate"], "id_low": np.nan, "id_high": np.nan, "ci_low": fl["ci_low"],
+                "ci_high": fl["ci_high"]}))
+    except ValueError as exc:
+        notes += _notes_rows(o, "sensitivity", [f"no sensitivity analysis: {exc}"])
+    notes += _notes_rows(o, "sensitivity", [
+        "event-time effects relative to e = -1 (att_gt with base_period universal); relative magnitudes: projection "
+        "CIs over the uniform band (conservative; not HonestDiD's conditional/hybrid interval)"])
+    out = pd.concat(rows, ignore_index=True).assign(outcome=o) if rows else pd.DataFrame(columns=_SENS_COLUMNS)
+    return {"scaleup_sensitivity": out[_SENS_COLUMNS],
+            "_notes": pd.DataFrame(notes, columns=["outcome", "estimator", "note"])}
+
+
+# --------------------------------------------------------------------------------------------------
 # The whole step
 # --------------------------------------------------------------------------------------------------
 def analyze_scaleup(cells: pd.DataFrame, villages: pd.DataFrame, plan: AnalysisPlan | None = None, *,
@@ -604,7 +662,7 @@ def analyze_scaleup(cells: pd.DataFrame, villages: pd.DataFrame, plan: AnalysisP
 def _analyze(cells: pd.DataFrame, villages: pd.DataFrame, plan: AnalysisPlan,
              outcomes: Sequence[str] | None) -> dict[str, pd.DataFrame]:
     su = plan.scaleup
-    steps = ["design", "effects", "matching", "compare"]
+    steps = ["design", "effects", "matching", "compare", "sensitivity"]
     bar = iter(progress(steps, desc="scale-up analysis", total=len(steps)))
     next(bar)
     data = prepare_scaleup(cells, villages, plan)
@@ -629,6 +687,11 @@ def _analyze(cells: pd.DataFrame, villages: pd.DataFrame, plan: AnalysisPlan,
         cmp_ = compare_estimators(data, plan, cells_result=fitted.get(su.headline), matched_units=units)
         notes.append(cmp_.pop("_notes"))
         out.update(cmp_)
+    next(bar)
+    if want:
+        sens = sensitivity(data, plan, cells_result=fitted.get(su.headline))
+        notes.append(sens.pop("_notes"))
+        out.update(sens)
     for _ in bar:
         pass
     out["scaleup_notes"] = pd.concat([n for n in notes if len(n)], ignore_index=True) if any(len(n) for n in notes) \
