@@ -18,6 +18,12 @@ The monitoring store is ``data/monitor.sqlite`` (SQLite, created on first use) u
 file or a database URL (``postgresql+psycopg://user@host/dbname``). Periods are quarters in the Buddhist Era
 (``2569Q3``) or the Common Era (``2026Q3``).
 
+::
+
+    welfare-eval scaleup simulate [--scale 1.0] [--workers N] [--force]   # national demo data → data/scale
+    welfare-eval scaleup estimate [--engine duckdb|spark]                 # cells in the engine → ATT(g,t)
+    welfare-eval scaleup report [--renderer auto|quarto|builtin]          # → reports/scaleup_report.html
+
 User mistakes (a missing file, a bad codebook, an unknown option) end with a one-line error and exit
 status 2; ``--debug`` shows the traceback.
 """
@@ -25,6 +31,7 @@ status 2; ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -118,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the Ministry's progress report of a quarter (Thai HTML + XLSX) from the store")
     pr.add_argument("--period", default="latest", help="quarter, e.g. 2569Q3 or 2026Q3 (default: latest)")
     pr.add_argument("--as-of", default=None, help="data cut-off date (default: the quarter's report cut-off)")
+    _scaleup_parser(sub)
     return p
 
 
@@ -154,16 +162,74 @@ def _monitor(pipeline: Any, paths: Any, args: argparse.Namespace) -> None:
             sys.stdout.write(st[cols].to_string(index=False) + "\n")
 
 
+def _scaleup_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``welfare-eval scaleup simulate|estimate|report``: the nationwide expansion (data in ROOT/data/scale)."""
+    su = sub.add_parser(
+        "scaleup", help="the nationwide expansion: staggered adoption on the national household data",
+        description="The nationwide expansion (ขยายผล): household rows of the yearly survey (hive Parquet) and the "
+        "village table in ROOT/data/scale, reduced to village × year cells by DuckDB or Spark; group-time effects "
+        "ATT(g,t) with uniform bands; a Thai HTML report. Options go after the sub-command.",
+    )
+    ss = su.add_subparsers(dest="scaleup_command", required=True, metavar="STEP")
+    scommon = argparse.ArgumentParser(add_help=False)
+    scommon.add_argument("--root", type=Path, default=Path.cwd(), help="project folder (default: current folder)")
+    scommon.add_argument("--data", type=Path, default=None, help="national data folder (default: ROOT/data/scale)")
+    scommon.add_argument("--reports", type=Path, default=None, help="reports folder (default: ROOT/reports)")
+    scommon.add_argument("--seed", type=int, default=None,
+                         help="simulate: seed of the national data; estimate: seed of the bootstrap (default: the plan's)")
+    scommon.add_argument("--plan", type=Path, default=None,
+                         help="analysis plan YAML (default: ROOT/analysis_plan.yaml when it exists, else the packaged plan)")
+    scommon.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    scommon.add_argument("--debug", action="store_true", help="show tracebacks")
+    sim = ss.add_parser("simulate", parents=[scommon], help="simulate the national demo data (≈ 12 M households a year at --scale 1)")
+    sim.add_argument("--scale", type=float, default=1.0,
+                     help="1.0 = national (75,000 villages, ≈ 72 M household rows, ≈ 1.3 GB); 0.01 = 750 villages")
+    sim.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
+                     help="processes writing household partitions (the data do not depend on it; default: cores, at most 4)")
+    sim.add_argument("--force", action="store_true", help="replace national data welfare_eval simulated before")
+    est = ss.add_parser("estimate", parents=[scommon], help="reduce to cells in the engine, estimate, write results")
+    est.add_argument("--engine", choices=("duckdb", "spark"), default=None,
+                     help="data engine of the reduction (default: the plan's scaleup.engine, duckdb)")
+    rep = ss.add_parser("report", parents=[scommon], help="render reports/scaleup_report.qmd to HTML")
+    rep.add_argument("--renderer", choices=("auto", "quarto", "builtin"), default="auto",
+                     help="report renderer (auto: Quarto when installed, else the built-in one)")
+
+
+def _run_scaleup(args: argparse.Namespace) -> None:
+    from welfare_eval import pipeline
+
+    paths = pipeline.Paths.from_root(args.root, reports=args.reports, quiet=args.quiet, scale=args.data)
+    if args.scaleup_command == "simulate":
+        if args.workers < 1:
+            raise ValueError(f"--workers must be at least 1, got {args.workers}")
+        pipeline.scaleup_simulate(paths, scale=args.scale, seed=args.seed, workers=args.workers, force=args.force,
+                                  plan=args.plan)
+    elif args.scaleup_command == "estimate":
+        pipeline.scaleup_estimate(paths, engine=args.engine, seed=args.seed, plan=args.plan)
+    else:
+        pipeline.scaleup_report(paths, renderer=args.renderer)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that are the user's to fix: one line on standard error, exit status 2."""
+    from welfare_eval.scale import EngineUnavailableError
+
+    return (ValueError, FileNotFoundError, FileExistsError, KeyError, PermissionError, EngineUnavailableError)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``welfare-eval`` console script."""
     args = build_parser().parse_args(argv)
-    import os
 
     saved = {k: os.environ.get(k) for k in ("WELFARE_EVAL_PROGRESS",)}
     if args.quiet:
         os.environ["WELFARE_EVAL_PROGRESS"] = "0"
     try:
         from welfare_eval import pipeline
+
+        if args.command == "scaleup":
+            _run_scaleup(args)
+            return 0
 
         paths = pipeline.Paths.from_root(
             args.root, raw=args.raw, processed=args.processed, reports=args.reports, quiet=args.quiet
@@ -194,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # pragma: no cover
         print("welfare-eval: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, FileExistsError, KeyError, PermissionError) as exc:
+    except _user_errors() as exc:
         if args.debug:
             raise
         msg = str(exc).strip()

@@ -7,6 +7,12 @@ Monitoring: the provinces' filled quarterly forms in ``data/raw/monitoring/`` �
 monitoring store (``data/monitor.sqlite`` by default, or a PostgreSQL URL) → ``progress`` →
 ``reports/progress_<quarter>.html`` / ``.xlsx``; ``monitor_form`` writes blank forms to ``reports/forms/``.
 
+The nationwide expansion has its own folder, ``data/scale`` (:attr:`Paths.scale`)::
+
+    scaleup_simulate (demo only) → households/ (hive Parquet), villages.parquet [+ truth.json, generation.json]
+    scaleup_estimate → cells.parquet (village × year cells, from DuckDB or Spark) → results/*.parquet + scaleup.json
+    scaleup_report   → reports/scaleup_report.html
+
 Every function takes a :class:`Paths` and returns what it made. What travels between the steps travels in
 files this module reads and writes itself: the cleaning manifest carries the region scheme the data were
 checked against; ``results/analysis.json`` carries the plan and seed of the analysis; the report gets all of
@@ -56,6 +62,12 @@ __all__ = [
     "report",
     "report_data",
     "run",
+    "scaleup_estimate",
+    "scaleup_report",
+    "scaleup_report_data",
+    "scaleup_results",
+    "scaleup_simulate",
+    "scaleup_tables",
     "simulate",
     "simulation_record",
 ]
@@ -98,6 +110,12 @@ class Paths:
     processed: Path
     reports: Path
     quiet: bool = False
+    scale_dir: Path | None = None
+
+    @property
+    def scale(self) -> Path:
+        """The national data of the expansion (``data/scale``): household Parquet, village table, cells, results."""
+        return self.scale_dir if self.scale_dir is not None else self.root / "data" / "scale"
 
     @property
     def simulation(self) -> Path:
@@ -140,6 +158,7 @@ class Paths:
         processed: str | Path | None = None,
         reports: str | Path | None = None,
         quiet: bool = False,
+        scale: str | Path | None = None,
     ) -> Paths:
         """Folders under ``root`` (default: :meth:`discover`), each overridable."""
         base = Path(root).resolve() if root is not None else cls.discover().root
@@ -149,6 +168,7 @@ class Paths:
             processed=Path(processed).resolve() if processed is not None else base / "data" / "processed",
             reports=Path(reports).resolve() if reports is not None else base / "reports",
             quiet=quiet,
+            scale_dir=Path(scale).resolve() if scale is not None else None,
         )
 
     @classmethod
@@ -958,4 +978,321 @@ def run(
     analyze(paths, seed=seed, plan=the_plan)
     out = report(paths, engine=engine, lang=lang, db=db)
     paths.say(f"done in {time.perf_counter() - t0:.1f} s → {out}")
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# The nationwide expansion (scale-up): data/scale
+# --------------------------------------------------------------------------------------------------
+#: Files and folders of the expansion's data folder (:attr:`Paths.scale`).
+SCALE_HOUSEHOLDS = "households"
+SCALE_VILLAGES = "villages.parquet"
+SCALE_CELLS = "cells.parquet"
+SCALE_RESULTS = "results"
+SCALE_RECORD = "scaleup.json"
+SCALE_GENERATION = "generation.json"
+SCALE_TRUTH = "truth.json"
+#: Files the national simulator writes beside the data (removed with the data when resimulating).
+_SCALE_SIM_FILES = ("truth.json", "truth_villages.parquet", "manifest.json")
+SCALEUP_REPORT = "scaleup_report"
+
+
+def _hash_files(files: list[Path], root: Path, desc: str) -> list[tuple[str, int, str]]:
+    """(relative path, size, SHA-256) of ``files``, hashed on two threads (hashlib releases the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from welfare_eval._progress import progress
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        hashes = list(progress(pool.map(sha256_file, files), desc=desc, total=len(files)))
+    return [(f.relative_to(root).as_posix(), f.stat().st_size, h) for f, h in zip(files, hashes, strict=True)]
+
+
+def dataset_fingerprint(folder: Path, *, desc: str = "hashing the household files") -> dict[str, Any]:
+    """Fingerprint of a (hive-partitioned) Parquet data set: the SHA-256 of every file, combined.
+
+    Returns ``{"files": n, "bytes": total, "sha256": digest}``, where ``digest`` is the SHA-256 of the lines
+    ``<relative path>\t<size>\t<sha256>`` in path order: any change to any byte of any file, a file added,
+    removed or moved to another partition changes it.
+    """
+    import hashlib
+
+    from welfare_eval.scale import parquet_files
+
+    _root, files, _keys = parquet_files(folder)
+    rows = _hash_files(files, folder, desc)
+    text = "".join(f"{r}\t{n}\t{h}\n" for r, n, h in sorted(rows))
+    return {"files": len(rows), "bytes": int(sum(n for _r, n, _h in rows)),
+            "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+
+
+def _scale_inputs(paths: Paths) -> tuple[Path, Path]:
+    hh, vil = paths.scale / SCALE_HOUSEHOLDS, paths.scale / SCALE_VILLAGES
+    if not hh.exists() or not vil.is_file():
+        missing = hh if not hh.exists() else vil
+        raise FileNotFoundError(
+            f"{missing}: not found; the expansion needs {SCALE_HOUSEHOLDS}/ (household rows, hive Parquet) and "
+            f"{SCALE_VILLAGES} (the village table) in {paths.scale}, or run `welfare-eval scaleup simulate` for the demo"
+        )
+    return hh, vil
+
+
+def _scale_generation(paths: Paths) -> dict[str, Any] | None:
+    p = paths.scale / SCALE_GENERATION
+    if not p.is_file():
+        return None
+    rec: dict[str, Any] = json.loads(p.read_text("utf-8"))
+    return rec
+
+
+def _scale_data_record(paths: Paths) -> dict[str, Any]:
+    """Fingerprints of the expansion's inputs (household files and village table)."""
+    hh, vil = _scale_inputs(paths)
+    return {"households": dataset_fingerprint(hh), "villages_sha256": sha256_file(vil)}
+
+
+def _is_generated(gen: dict[str, Any] | None, data: dict[str, Any]) -> bool:
+    return gen is not None and gen.get("households") == data["households"] and gen.get("villages_sha256") == data["villages_sha256"]
+
+
+def scaleup_simulate(
+    paths: Paths,
+    *,
+    scale: float = 1.0,
+    seed: int | None = None,
+    workers: int = 1,
+    force: bool = False,
+    plan: Any = None,
+) -> dict[str, Any]:
+    """Simulate the national demo data of the expansion into :attr:`Paths.scale`.
+
+    ``welfare_eval.simulate.national.simulate_national``: ``scale`` × 75,000 villages, ≈ 12 million
+    households a year at ``scale=1`` (2025–2030), staggered adoption in 2027–2030, household rows streamed
+    to hive Parquet by ``workers`` processes. Refuses a folder that already holds household data unless
+    ``force``, and even then replaces only data this function wrote (same fingerprint as recorded in
+    ``generation.json``). Earlier cells and results of the folder are removed with the data they came from.
+    ``seed`` defaults to the plan's. Returns the generation record.
+    """
+    from welfare_eval.simulate.national import simulate_national, simulate_national_frame
+
+    the_plan = project_plan(paths, plan)
+    seed = the_plan.seed if seed is None else int(seed)
+    simulate_national_frame(seed=seed, scale=scale)  # a bad scale fails before anything is touched
+    root = paths.scale
+    hh, vil = root / SCALE_HOUSEHOLDS, root / SCALE_VILLAGES
+    if hh.exists() or vil.exists():
+        if not force:
+            raise FileExistsError(
+                f"{root} already holds national data ({SCALE_HOUSEHOLDS}/ or {SCALE_VILLAGES}); the demo is only "
+                "simulated into an empty folder (`welfare-eval scaleup simulate --force` replaces data it simulated)"
+            )
+        gen = _scale_generation(paths)
+        if not hh.exists() or not vil.is_file() or not _is_generated(gen, _scale_data_record(paths)):
+            raise FileExistsError(
+                f"{root}: the national data there are not data welfare_eval simulated (or were changed since); "
+                "refusing to replace them. Move them elsewhere or simulate into another --data folder"
+            )
+    for old in [root / SCALE_CELLS, root / SCALE_GENERATION]:
+        old.unlink(missing_ok=True)
+    if (root / SCALE_RESULTS).is_dir():
+        shutil.rmtree(root / SCALE_RESULTS)
+    paths.say(f"simulating the national data (seed {seed}, scale {scale:g}, {workers} worker(s)) into {root} …")
+    t0 = time.perf_counter()
+    nat = simulate_national(root, seed=seed, scale=scale, workers=workers, overwrite=True)
+    sim_s = time.perf_counter() - t0
+    data = _scale_data_record(paths)
+    gen = {
+        "seed": seed,
+        "scale": float(scale),
+        "n_villages": len(nat.villages),
+        "n_adopters": int((nat.villages["cohort"] > 0).sum()),
+        "n_rows": nat.n_rows,
+        **data,
+        "truth_sha256": sha256_file(root / SCALE_TRUTH),
+        "seconds": round(sim_s, 1),
+    }
+    atomic_write_text(root / SCALE_GENERATION, json_dumps(gen))
+    paths.say(f"  wrote {nat.n_rows:,} household rows of {len(nat.villages):,} villages "
+              f"({gen['n_adopters']:,} adopters) in {sim_s:.1f} s")
+    return gen
+
+
+def scaleup_tables(
+    households: Any,
+    villages: pd.DataFrame,
+    plan: Any,
+    *,
+    engine: Any = "duckdb",
+    seed: int | None = None,
+    outcomes: Any = None,
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, float]]:
+    """The expansion's estimation: household rows → village × year cells in the engine → result tables.
+
+    Parameters
+    ----------
+    households : path or Ibis table
+        The household rows: a Parquet file or hive-partitioned folder (a partition key named like the plan's
+        ``scaleup.time`` is read as an integer), or a table of ``engine``.
+    villages : DataFrame
+        The village table.
+    plan : AnalysisPlan
+    engine : {"duckdb", "spark"} or Engine
+        Engine name (connected and closed here) or a connected :class:`welfare_eval.scale.Engine`.
+    seed, outcomes
+        See :func:`welfare_eval.study.scaleup.analyze_scaleup`.
+
+    Returns
+    -------
+    (cells, results, seconds)
+        ``seconds``: ``reduce`` and ``analyze`` wall times.
+    """
+    from welfare_eval.scale import Engine, connect, parquet_files, reduce_cells
+    from welfare_eval.study.scaleup import analyze_scaleup
+
+    su = plan.scaleup
+    t0 = time.perf_counter()
+    eng = engine if isinstance(engine, Engine) else connect(engine)
+    try:
+        if isinstance(households, str | Path):
+            _root, _files, keys = parquet_files(households)
+            table = eng.read_parquet(households, partition_types={su.time: "int64"} if su.time in keys else None)
+        else:
+            table = households
+        carry = [su.province] if su.province in table.columns and su.province not in (su.unit, su.time) else []
+        cells = reduce_cells(table, keys=[su.unit, su.time], variables=list(su.reduced_variables), weights=su.weights,
+                             carry=carry, engine=eng)
+    finally:
+        if not isinstance(engine, Engine):
+            eng.close()
+    t1 = time.perf_counter()
+    results = analyze_scaleup(cells, villages, plan, seed=seed, outcomes=outcomes)
+    t2 = time.perf_counter()
+    return cells, results, {"reduce": t1 - t0, "analyze": t2 - t1}
+
+
+def scaleup_estimate(
+    paths: Paths, *, engine: str | None = None, seed: int | None = None, plan: Any = None
+) -> dict[str, pd.DataFrame]:
+    """Estimate the expansion's effects from :attr:`Paths.scale` and write ``cells.parquet`` and ``results/``.
+
+    ``engine`` (default the plan's ``scaleup.engine``, DuckDB) reduces the household rows to cells;
+    :func:`welfare_eval.study.scaleup.analyze_scaleup` does the rest. ``results/scaleup.json`` records the plan
+    (with its SHA-256), the seed, the engine, the fingerprints of the inputs, whether they are the simulated
+    demo, sizes and wall times.
+    """
+    import welfare_eval
+    from welfare_eval._io import write_parquet
+
+    the_plan = project_plan(paths, plan)
+    if seed is not None:
+        the_plan = the_plan.replace(scaleup={"seed": int(seed)})
+    su = the_plan.scaleup
+    eng_name = engine or su.engine
+    hh, vil = _scale_inputs(paths)
+    t0 = time.perf_counter()
+    data = _scale_data_record(paths)
+    fp_s = time.perf_counter() - t0
+    gen = _scale_generation(paths)
+    demo = _is_generated(gen, data)
+    villages = pd.read_parquet(vil)
+    paths.say(f"estimating the expansion: {data['households']['files']} household files → cells ({eng_name}) → "
+              f"ATT(g,t) of {', '.join(su.outcomes)} …")
+    cells, results, secs = scaleup_tables(hh, villages, the_plan, engine=eng_name)
+    write_parquet(cells, paths.scale / SCALE_CELLS)
+    res_dir = paths.scale / SCALE_RESULTS
+    if res_dir.is_dir():
+        for old in res_dir.glob("*.parquet"):
+            if old.stem not in results:
+                old.unlink()
+    for name, df in results.items():
+        write_parquet(df, res_dir / f"{name}.parquet")
+    from welfare_eval.report.provenance import package_versions
+
+    rec = {
+        "seed": int(su.seed if su.seed is not None else the_plan.seed),
+        "plan": the_plan.to_dict(),
+        "plan_sha256": the_plan.sha256(),
+        "plan_source": the_plan.source if the_plan.source != str(paths.plan_file) else PLAN_FILE,
+        "engine": eng_name,
+        "data": data,
+        "cells_sha256": sha256_file(paths.scale / SCALE_CELLS),
+        "demo": demo,
+        "simulation": gen if demo else None,
+        "n_rows": int(cells["n_rows"].sum()),
+        "n_cells": len(cells),
+        "seconds": {"fingerprint": round(fp_s, 2), **{k: round(v, 2) for k, v in secs.items()}},
+        "versions": {"welfare_eval": welfare_eval.__version__,
+                     **package_versions(["duckdb", "ibis-framework", "pyspark", "numpy", "pandas", "scipy", "pyarrow"])},
+        "tables": sorted(results),
+    }
+    atomic_write_text(res_dir / SCALE_RECORD, json_dumps(rec))
+    paths.say(f"  {rec['n_rows']:,} household rows → {len(cells):,} cells in {secs['reduce']:.1f} s; estimation "
+              f"{secs['analyze']:.1f} s; wrote {len(results)} result tables to {res_dir}")
+    return results
+
+
+def scaleup_results(paths: Paths) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    """The record (``results/scaleup.json``) and result tables of the last :func:`scaleup_estimate`."""
+    p = paths.scale / SCALE_RESULTS / SCALE_RECORD
+    if not p.is_file():
+        raise FileNotFoundError(f"{paths.scale / SCALE_RESULTS}: no scale-up results; run `welfare-eval scaleup "
+                                "estimate` first")
+    rec: dict[str, Any] = json.loads(p.read_text("utf-8"))
+    tables = {n: pd.read_parquet(p.parent / f"{n}.parquet") for n in rec["tables"]}
+    return rec, tables
+
+
+def scaleup_report_data(paths: Paths) -> Any:
+    """The scale-up report's data bundle (:class:`~welfare_eval.report.data.ReportData`): the result tables,
+    the estimate record as ``manifest``, and the planted truth only when the estimate ran on the simulator's
+    data and ``truth.json`` is the one it wrote."""
+    import welfare_eval
+    from welfare_eval.report.data import ReportData
+
+    rec, tables = scaleup_results(paths)
+    gen = rec.get("simulation") if rec.get("demo") else None
+    truth = None
+    tp = paths.scale / SCALE_TRUTH
+    if gen and tp.is_file() and sha256_file(tp) == gen.get("truth_sha256"):
+        truth = json.loads(tp.read_text("utf-8"))
+    lock = Path(__file__).resolve().parents[1] / "requirements.lock"
+    return ReportData(
+        results=tables,
+        manifest={k: v for k, v in rec.items() if k not in ("plan", "tables")},
+        truth=truth,
+        simulation=gen if truth is not None else None,
+        seed=rec.get("seed"),
+        plan=rec.get("plan") or {},
+        plan_sha256=str(rec.get("plan_sha256") or ""),
+        plan_source=str(rec.get("plan_source") or ""),
+        region_scheme=default_region_scheme().to_dict(),
+        software={
+            "package_version": welfare_eval.__version__,
+            "git_commit": _git_commit(paths.root),
+            "lock_sha256": sha256_file(lock) if lock.is_file() else None,
+        },
+    )
+
+
+def scaleup_report(paths: Paths, *, renderer: str = "auto") -> Path:
+    """Render ``reports/scaleup_report.qmd`` to ``reports/scaleup_report.html`` (one self-contained file).
+
+    The data bundle (:func:`scaleup_report_data`) goes to a temporary folder passed as the report's
+    ``report_data`` parameter and is removed afterwards.
+    """
+    from welfare_eval.report import render
+
+    data = scaleup_report_data(paths)
+    src = paths.reports / f"{SCALEUP_REPORT}.qmd"
+    if not src.is_file():
+        raise FileNotFoundError(f"{src}: report source not found")
+    out = paths.reports / f"{SCALEUP_REPORT}.html"
+    paths.say(f"rendering {src.name} …")
+    tmp = Path(tempfile.mkdtemp(prefix=".report-data-", dir=paths.reports))
+    try:
+        data.save(tmp)
+        render(src, output=out, engine=renderer, params={"report_data": str(tmp), "lang": "th"})  # type: ignore[arg-type]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    paths.say(f"  wrote {out}")
     return out

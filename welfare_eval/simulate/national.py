@@ -155,6 +155,7 @@ __all__ = [
     "NationalFrame",
     "NationalTruth",
     "planted_effect",
+    "simulate_households",
     "simulate_national",
     "simulate_national_frame",
     "simulate_partition",
@@ -782,6 +783,31 @@ def simulate_partition(
     df["province_code"] = pd.array([province_code] * len(df), dtype="string")
     df["village_id"] = df["village_id"].astype("string")
     return df, pd.DataFrame(truth)
+
+
+def simulate_households(
+    nf: NationalFrame, *, years: Sequence[int] | None = None
+) -> tuple[pa.Table, NationalTruth]:
+    """Every household row of ``years`` (default all) in memory as one Arrow table, with the planted truth.
+
+    The rows are those :func:`simulate_national` writes (same random-number scheme), with the partition keys
+    as columns (``year`` int64, ``province_code`` string), ordered by year, province and village. For small
+    scales and tests (e.g. a Monte Carlo over seeds without writing files); ``nf`` from
+    :func:`simulate_national_frame`.
+    """
+    tables: list[pa.Table] = []
+    sums: list[dict[str, Any]] = []
+    for year in nf.config.years if years is None else years:
+        _check_year(nf, int(year))
+        for pc in nf.provinces:
+            shocks = _province_year_shocks(nf, int(year), pc)
+            for b, rows in _blocks(nf, pc):
+                t, tr = _block(nf, int(year), pc, b, rows, shocks)
+                n = t.num_rows
+                t = t.append_column("year", pa.array(np.full(n, int(year), dtype=np.int64)))
+                tables.append(t.append_column("province_code", pa.array([pc] * n, type=pa.string())))
+                sums.extend(tr)
+    return pa.concat_tables(tables), _truth_from_sums(nf, pd.DataFrame(sums))
 
 
 def _check_year(nf: NationalFrame, year: int) -> None:

@@ -43,7 +43,10 @@ __all__ = [
     "PreliminaryPlan",
     "ProgressThresholdsPlan",
     "ReportingPlan",
+    "ScaleupMatchingPlan",
+    "ScaleupPlan",
     "WeightsPlan",
+    "covariate_spec",
     "default_plan",
     "default_plan_text",
     "load_plan",
@@ -54,6 +57,11 @@ _WEIGHT_STEPS = ("base", "nonresponse", "calibrate", "rake", "trim")
 _WAVES = ("baseline", "midline", "endline")
 _WELFARE_TYPES = ("childbirth", "illness", "elderly", "death", "disadvantaged", "occupation", "education", "disaster",
                   "other")
+_SCALEUP_AGGREGATIONS = ("simple", "dynamic", "group", "calendar")
+_SCALEUP_COMPARE = ("cs_panel", "sunab", "imputation", "twfe", "cs_matched")
+_SCALEUP_ENGINES = ("duckdb", "spark")
+_TRANSFORMS = ("log", "log1p", "pre")
+_SPEC = re.compile(r"^\s*(?:(?P<f>[A-Za-z_][A-Za-z0-9_]*)\(\s*(?P<arg>[A-Za-z_][A-Za-z0-9_]*)\s*\)|(?P<name>[A-Za-z_][A-Za-z0-9_]*))\s*$")
 
 
 class PlanError(ValueError):
@@ -305,6 +313,83 @@ class ReportingPlan:
 
 
 @dataclass(frozen=True)
+class ScaleupMatchingPlan:
+    """Matching of the adopting villages to never-treated villages (``welfare_eval.scale.match_adopters``)."""
+
+    covariates: tuple[str, ...] = ()
+    exact: str | None = "province_code"
+    ratio: int = 1
+    method: str = "mahalanobis"
+    eligible: str | None = "eligible"
+
+
+@dataclass(frozen=True)
+class ScaleupPlan:
+    """The nationwide expansion: staggered adoption on the yearly household survey (see
+    :mod:`welfare_eval.study.scaleup`).
+
+    Covariates are village-table columns, optionally transformed: ``name``, ``log(name)``, ``log1p(name)``,
+    or ``pre(variable)`` = the village's weighted household mean of a reduced variable (an outcome or a
+    household covariate) over the years before the first adoption cohort (minus anticipation).
+    """
+
+    outcomes: tuple[str, ...] = ()
+    headline: str = ""
+    unit: str = "village_id"
+    time: str = "year"
+    cohort: str = "cohort"
+    weights: str | None = "weight"
+    province: str = "province_code"
+    covariates: tuple[str, ...] = ()
+    household_covariates: tuple[str, ...] = ()
+    control: str = "never"
+    method: str = "dr"
+    base_period: str = "varying"
+    anticipation: int = 0
+    cluster: str = "village_id"
+    draws: int = 999
+    seed: int | None = None
+    level: float = 0.95
+    aggregations: tuple[str, ...] = _SCALEUP_AGGREGATIONS
+    min_e: int | None = None
+    max_e: int | None = None
+    balance_e: int | None = None
+    compare: tuple[str, ...] = _SCALEUP_COMPARE
+    sensitivity_mbar: tuple[float, ...] = ()
+    sensitivity_m: tuple[float, ...] = ()
+    panel_weights: str = "none"
+    engine: str = "duckdb"
+    matching: ScaleupMatchingPlan = field(default_factory=ScaleupMatchingPlan)
+
+    @property
+    def reduced_variables(self) -> tuple[str, ...]:
+        """Household variables the engine reduces to cells: the outcomes, then the household covariates."""
+        return tuple(dict.fromkeys([*self.outcomes, *self.household_covariates]))
+
+
+def covariate_spec(spec: str) -> tuple[str, str, str]:
+    """Parse a covariate setting of the scale-up plan: ``(transform, column, name)``.
+
+    ``"share_farm"`` → ``("", "share_farm", "share_farm")``; ``"log(mean_income)"`` →
+    ``("log", "mean_income", "log_mean_income")``; ``"pre(income)"`` → ``("pre", "income", "pre_income")``.
+
+    Raises
+    ------
+    PlanError
+        Not a column name or ``transform(column)`` with a known transform (``log``, ``log1p``, ``pre``).
+    """
+    m = _SPEC.match(spec) if isinstance(spec, str) else None
+    if m is None:
+        raise PlanError(f"covariate {spec!r} is not a column name or transform(column) ({', '.join(_TRANSFORMS)})")
+    if m.group("name"):
+        return "", m.group("name"), m.group("name")
+    f, arg = m.group("f"), m.group("arg")
+    if f not in _TRANSFORMS:
+        raise PlanError(f"covariate {spec!r}: unknown transform {f!r} (transforms: {', '.join(_TRANSFORMS)})")
+    return f, arg, f"{f}_{arg}"
+
+
+@dataclass(frozen=True)
 class AnalysisPlan:
     """Every choice of the analysis, in one object (see the module docstring).
 
@@ -324,6 +409,7 @@ class AnalysisPlan:
     funds: FundsPlan = field(default_factory=FundsPlan)
     monitoring: MonitoringPlan = field(default_factory=MonitoringPlan)
     reporting: ReportingPlan = field(default_factory=ReportingPlan)
+    scaleup: ScaleupPlan = field(default_factory=ScaleupPlan)
     source: str = field(default="package default", compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -498,6 +584,7 @@ def _check(plan: AnalysisPlan, where: str) -> None:
         raise bad(f"reporting.min_cell must be at least 1, got {plan.reporting.min_cell}")
     _check_funds(plan.funds, bad)
     _check_monitoring(plan.monitoring, bad)
+    _check_scaleup(plan.scaleup, bad)
 
 
 def _check_scenario(s: FundScenarioPlan, key: str, bad: Any, *, baseline: bool) -> None:
@@ -618,6 +705,82 @@ def _check_monitoring(m: MonitoringPlan, bad: Any) -> None:
             and 0 <= t.reserve_amber <= t.reserve_green and t.falling_quarters >= 1):
         raise bad("monitoring.thresholds: need amber <= green for types, coverage (shares in [0, 1]) and reserve, "
                   "and falling_quarters >= 1")
+
+
+def _one_of(value: Any, allowed: tuple[str, ...], key: str, bad: Any) -> None:
+    if value not in allowed:
+        raise bad(f"{key} must be one of {', '.join(allowed)}; got {value!r}")
+
+
+def _check_scaleup(su: ScaleupPlan, bad: Any) -> None:
+    """Checks of the ``scaleup`` section (each message names the key)."""
+    if not su.outcomes:
+        raise bad("scaleup.outcomes is empty: list the household outcomes of the expansion")
+    for key, vals in (("outcomes", su.outcomes), ("household_covariates", su.household_covariates),
+                      ("aggregations", su.aggregations), ("compare", su.compare)):
+        dup = [v for i, v in enumerate(vals) if v in vals[:i]]
+        if dup:
+            raise bad(f"scaleup.{key} lists {dup[0]!r} twice")
+    if su.headline not in su.outcomes:
+        raise bad(f"scaleup.headline {su.headline!r} is not in scaleup.outcomes")
+    both = set(su.outcomes) & set(su.household_covariates)
+    if both:
+        raise bad(f"scaleup: {sorted(both)[0]!r} is both an outcome and a household covariate")
+    for key in ("unit", "time", "cohort", "province", "cluster"):
+        if not getattr(su, key):
+            raise bad(f"scaleup.{key} must name a column")
+    names = {su.unit, su.time, su.cohort, su.province, *([su.weights] if su.weights else [])}
+    clash = names & set(su.reduced_variables)
+    if clash:
+        raise bad(f"scaleup: {sorted(clash)[0]!r} is a key, cohort or weight column and cannot be an outcome")
+    _one_of(su.control, ("never", "not_yet"), "scaleup.control", bad)
+    _one_of(su.method, ("dr", "reg", "ipw"), "scaleup.method", bad)
+    _one_of(su.base_period, ("varying", "universal"), "scaleup.base_period", bad)
+    _one_of(su.panel_weights, ("none", "households"), "scaleup.panel_weights", bad)
+    _one_of(su.engine, _SCALEUP_ENGINES, "scaleup.engine", bad)
+    if su.household_covariates and su.method != "reg":
+        raise bad(
+            f"scaleup.household_covariates need method 'reg' (cells carry their moments; {su.method!r} needs "
+            "the household rows); use village covariates in scaleup.covariates or set scaleup.method: reg"
+        )
+    if su.anticipation < 0:
+        raise bad(f"scaleup.anticipation must be >= 0, got {su.anticipation}")
+    if su.draws < 99:
+        raise bad(f"scaleup.draws must be at least 99, got {su.draws}")
+    if not 0 < su.level < 1:
+        raise bad(f"scaleup.level must lie between 0 and 1, got {su.level}")
+    unknown = [a for a in su.aggregations if a not in _SCALEUP_AGGREGATIONS]
+    if unknown or not su.aggregations:
+        raise bad(f"scaleup.aggregations must list some of {', '.join(_SCALEUP_AGGREGATIONS)}"
+                  + (f"; unknown {unknown[0]!r}" if unknown else ""))
+    unknown = [c for c in su.compare if c not in _SCALEUP_COMPARE]
+    if unknown:
+        raise bad(f"scaleup.compare has unknown estimator {unknown[0]!r} (estimators: {', '.join(_SCALEUP_COMPARE)})")
+    if su.min_e is not None and su.max_e is not None and su.min_e > su.max_e:
+        raise bad(f"scaleup.min_e ({su.min_e}) is above scaleup.max_e ({su.max_e})")
+    if su.balance_e is not None and su.balance_e < 0:
+        raise bad(f"scaleup.balance_e must be >= 0, got {su.balance_e}")
+    if any(v < 0 for v in (*su.sensitivity_mbar, *su.sensitivity_m)):
+        raise bad("scaleup.sensitivity_mbar and scaleup.sensitivity_m must be >= 0")
+    m = su.matching
+    if m.ratio < 1:
+        raise bad(f"scaleup.matching.ratio must be at least 1, got {m.ratio}")
+    _one_of(m.method, ("mahalanobis", "propensity"), "scaleup.matching.method", bad)
+    reduced = set(su.reduced_variables)
+    for key, specs in (("covariates", su.covariates), ("matching.covariates", m.covariates)):
+        seen: dict[str, str] = {}
+        for spec in specs:
+            try:
+                f, col, name = covariate_spec(spec)
+            except PlanError as exc:
+                raise bad(f"scaleup.{key}: {exc}") from None
+            if name in seen:
+                raise bad(f"scaleup.{key}: {spec!r} and {seen[name]!r} give the same column {name!r}")
+            seen[name] = spec
+            if f == "pre" and col not in reduced:
+                raise bad(f"scaleup.{key}: {spec!r} needs {col!r} among scaleup.outcomes or household_covariates")
+            if name in names or name in reduced:
+                raise bad(f"scaleup.{key}: {spec!r} would replace the column {name!r}")
 
 
 def _check_power(plan: AnalysisPlan, bad: Callable[[str], PlanError]) -> None:
