@@ -989,10 +989,13 @@ class _Builtin:
     def run(self) -> Path:
         self._number()
         nb, runs, owner = self._build_notebook()
+        warm = self._warm_up_typesetting()
         with tempfile.TemporaryDirectory(prefix="welfare_eval_render_") as tmpdir:
             tmp = Path(tmpdir)
             if owner:  # a document without code needs no kernel
                 self._execute(nb, owner, tmp / "kernels")
+            if warm is not None:
+                warm.join()
             inline_values: dict[int, list[str]] = {}
             for k, run in enumerate(runs):
                 if run.cell_index is not None:
@@ -1004,6 +1007,20 @@ class _Builtin:
             markdown = self._assemble(runs, inline_values, fig_dir)
             self._pandoc(markdown, tmp)
         return self.out
+
+    def _warm_up_typesetting(self) -> Any:
+        """Load the Thai dictionary (about 1.5 s) in a thread while the kernel runs the cells, when the page will be
+        typeset: this process only waits for the kernel meanwhile, and the machine's other core is free."""
+        import threading
+
+        opts = self.meta.get("welfare-eval") or {}
+        if not isinstance(opts, dict) or not _as_bool(opts.get("thai-line-breaks"), False):
+            return None
+        from welfare_eval.report._typeset import warm_up
+
+        t = threading.Thread(target=warm_up, name="thai-dictionary", daemon=True)
+        t.start()
+        return t
 
     def _inline_values(self, cell: Any, run: _CellRun) -> list[str]:
         for out in cell.get("outputs", []):

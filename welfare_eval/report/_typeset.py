@@ -61,6 +61,12 @@ def _dictionary() -> frozenset[str]:
     return frozenset(thai_words())
 
 
+def warm_up() -> None:
+    """Load the dictionary and PyThaiNLP's word trie now (the first segmentation otherwise pays for it)."""
+    _dictionary()
+    _tokenize("ภาษาไทย")
+
+
 def _tokenize(text: str) -> list[str]:
     from pythainlp.tokenize import word_tokenize
 
