@@ -54,6 +54,18 @@ def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def demo_report_en(demo_project: Path) -> Path:
+    """The English edition of the demo report (`welfare-eval report --lang en`), rendered once per session."""
+    from welfare_eval.cli import main
+
+    rc = main(["report", "--root", str(demo_project), "--quiet", "--engine", "builtin", "--lang", "en"])
+    assert rc == 0, "welfare-eval report --lang en failed on the demo study"
+    out = demo_project / "reports" / "final_report.en.html"
+    assert out.is_file()
+    return out
+
+
 class CleanDemo:
     """The simulated demo study (seed 2568) after `clean_all`: built once per test session."""
 

@@ -248,7 +248,9 @@ def test_display_tables(report_data, lang):
     for t in (rel, dom, tt, sol):
         assert "<table" in str(html_table(t))
     md = FC.qca_solution_markdown(report_data, lang)
-    assert "→ SUCCESS" in md and ("limited diversity" in md)
+    # the solution names the factors, not their codes (issue 14: no untranslated codes)
+    assert f"→ {label('factors.success', lang)}" in md and ("limited diversity" in md)
+    assert not any(f" {c}*" in md or f"*{c}" in md for c in ("committee", "fund", "cooperation"))
     assert FC.structure_markdown(report_data, lang).strip()
 
 
@@ -273,7 +275,7 @@ def test_summary_says_what_is_on_top_and_how_sure(report_data):
     en = FC.factors_summary_markdown(report_data, "en")
     first = t.iloc[0]
     assert f"**{label('factor.' + first['predictor'], 'en')}**" in en.split("How sure")[0]
-    assert f"[{round(first['rank_lower'])}, {round(first['rank_upper'])}]" in en
+    assert f"[{round(first['rank_lower'])},\u00a0{round(first['rank_upper'])}]" in en  # intervals never wrap
     assert "resamples" in en and f"{first['r2_full']:.2f}" in en
     if first["rank_upper"] > 1:
         assert "uncertain" in en  # no claim of a clear winner when the first rank interval is wider than [1, 1]

@@ -182,7 +182,7 @@ def test_suppression_input_errors() -> None:
 
 
 def test_format_p() -> None:
-    assert format_p(0.0004) == "< 0.001"
+    assert format_p(0.0004) == "<\u00a00.001"  # a no-break space: "< 0.001" never splits across lines
     assert format_p(0.001) == "0.001"
     assert format_p(0.04999) == "0.050"
     assert format_p(1.0) == "1.000"
@@ -215,7 +215,7 @@ def test_format_table_thai_and_english() -> None:
     ]
     assert th.iloc[:, 0].tolist() == ["1,234.57", "0.00", ""]
     assert th.iloc[:, 1].tolist() == ["12.35", "0.50", "1.00"]
-    assert th.iloc[:, 2].tolist() == ["< 0.001", "0.200", "0.050"]
+    assert th.iloc[:, 2].tolist() == ["<\u00a00.001", "0.200", "0.050"]
     assert th.iloc[:, 3].tolist() == ["1,200", "35", "x"]
     assert th.iloc[:, 4].tolist() == ["12.3%", "50.0%", "100.0%"]
     en = format_table(df, "en", decimals={"estimate": 1}, thousands=False)
@@ -225,4 +225,4 @@ def test_format_table_thai_and_english() -> None:
     sup = suppress_small_cells(pd.DataFrame({"n": [1200, 3, 40]}), count_cols="n")
     assert format_table(sup, "en").iloc[:, 0].tolist() == ["1,200", "x", "40"]
     h = html_table(th)
-    assert h._repr_html_().startswith("<table") and "ค่าประมาณ" in h and "<th>" in h
+    assert h._repr_html_().startswith("<table") and "ค่าประมาณ" in h and '<th scope="col"' in h

@@ -19,9 +19,12 @@ SETUP = """\
 from welfare_eval import pipeline
 from welfare_eval.report import figures
 
+LANG = "th"  # the language of the tables and figures below: "th" or "en"
 figures.use_thai_font()
 paths = pipeline.Paths.discover()  # the project folder: the current folder or a parent with data/
-D = pipeline.report_data(paths)  # what `welfare-eval run` stored: results, plan, manifest, ledger, checks
+# what `welfare-eval run` stored: results, plan, manifest, ledger, checks. Nothing is recomputed silently:
+# without stored results this raises "run `welfare-eval analyze` first".
+D = pipeline.report_data(paths)
 paths"""
 
 SPECS = Path(__file__).resolve().parent / "notebooks"

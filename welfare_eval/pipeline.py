@@ -22,6 +22,7 @@ and no process-wide setting connects the steps.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import shutil
 import sys
@@ -35,7 +36,7 @@ from typing import Any
 import pandas as pd
 
 from welfare_eval._io import atomic_write_text, json_dumps, sha256_file, write_parquet
-from welfare_eval.reference import RegionScheme, default_region_scheme
+from welfare_eval.reference import RegionScheme, default_region_scheme, label
 
 __all__ = [
     "MONITORING_DIR",
@@ -424,6 +425,7 @@ def analyze(paths: Paths, *, seed: int | None = None, plan: Any = None) -> dict[
     for name, df in results.items():
         write_parquet(df, res_dir / f"{name}.parquet")
     meta = {
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "seed": the_plan.seed,
         "plan": the_plan.to_dict(),
         "plan_sha256": the_plan.sha256(),
@@ -843,24 +845,45 @@ def _progress_tables(paths: Paths, db: str | Path | None, the_plan: Any) -> dict
                                             "progress_info": info}.items()}
 
 
+def _git_dir(d: Path) -> Path | None:
+    """The git directory of a checkout at ``d``: ``.git`` itself, or where a worktree's ``.git`` file points."""
+    g = d / ".git"
+    if g.is_dir():
+        return g
+    if g.is_file():
+        text = g.read_text("utf-8").strip()
+        if text.startswith("gitdir:"):
+            p = Path(text[len("gitdir:"):].strip())
+            return p if p.is_absolute() else (d / p).resolve()
+    return None
+
+
 def _git_commit(root: Path) -> str | None:
-    """The git commit of the package source (``None`` outside a git checkout); read from files, no git binary."""
+    """The git commit of the package source (``None`` outside a git checkout); read from files, no git binary.
+
+    Works in a linked worktree too (``.git`` is a file naming the worktree's git directory, whose ``commondir``
+    holds the shared refs)."""
     src = Path(__file__).resolve().parents[1]
     for d in (src, root):
-        head = d / ".git" / "HEAD"
-        if not head.is_file():
+        gd = _git_dir(d)
+        if gd is None or not (gd / "HEAD").is_file():
             continue
-        ref = head.read_text("utf-8").strip()
+        ref = (gd / "HEAD").read_text("utf-8").strip()
         if not ref.startswith("ref: "):
             return ref
-        f = d / ".git" / ref[5:]
-        if f.is_file():
-            return f.read_text("utf-8").strip()
-        packed = d / ".git" / "packed-refs"
-        if packed.is_file():
-            for line in packed.read_text("utf-8").splitlines():
-                if line.endswith(" " + ref[5:]):
-                    return line.split(" ", 1)[0]
+        common = gd
+        if (gd / "commondir").is_file():
+            cd = Path((gd / "commondir").read_text("utf-8").strip())
+            common = cd if cd.is_absolute() else (gd / cd).resolve()
+        for base in (gd, common):
+            f = base / ref[5:]
+            if f.is_file():
+                return f.read_text("utf-8").strip()
+            packed = base / "packed-refs"
+            if packed.is_file():
+                for line in packed.read_text("utf-8").splitlines():
+                    if line.endswith(" " + ref[5:]):
+                        return line.split(" ", 1)[0]
     return None
 
 
@@ -874,6 +897,7 @@ def report_data(paths: Paths, *, db: str | Path | None = None) -> Any:
     """
     import welfare_eval
     from welfare_eval.report.data import ReportData
+    from welfare_eval.report.fieldwork import fieldwork_table
 
     rec = analysis_record(paths)
     man = processed_manifest(paths)
@@ -883,6 +907,9 @@ def report_data(paths: Paths, *, db: str | Path | None = None) -> Any:
             f"{paths.results}: the analysis results were made from other processed data than "
             f"{paths.processed} holds now (cleaned again since); run `welfare-eval analyze` first"
         )
+    hh_p = paths.processed / "households.parquet"
+    listed = {str(o.get("file")) for o in man.get("outputs", []) if isinstance(o, dict)}
+    fieldwork = fieldwork_table(pd.read_parquet(hh_p)) if "households.parquet" in listed and hh_p.is_file() else pd.DataFrame()
     ledger_p, checks_p = paths.processed / "ledger.csv", paths.processed / "checks.csv"
     lock = Path(__file__).resolve().parents[1] / "requirements.lock"
     results = load_results(paths)
@@ -904,6 +931,8 @@ def report_data(paths: Paths, *, db: str | Path | None = None) -> Any:
             "git_commit": _git_commit(paths.root),
             "lock_sha256": sha256_file(lock) if lock.is_file() else None,
         },
+        fieldwork=fieldwork,
+        analysed_at=str(rec.get("created") or ""),
     )
 
 
@@ -927,10 +956,17 @@ def report(paths: Paths, *, engine: str = "auto", lang: str = "th", db: str | Pa
     verify_processed(paths.processed, paths.raw)  # refuses missing, changed or stale processed data
     out = paths.reports / REPORT_FILES[lang]
     paths.say(f"rendering {src.name} ({lang}) …")
+    # one source, two editions: the English edition is the Quarto profile "en" (_quarto-en.yml: language,
+    # title, captions); simulated data add the profile "demo" (a banner style) and a demo subtitle
+    profiles = (["en"] if lang == "en" else []) + (["demo"] if data.is_demo else [])
+    metadata: dict[str, Any] = {"date": data.report_date} if data.report_date else {}
+    if data.is_demo:
+        metadata["subtitle"] = label("report.subtitle_demo", lang)  # type: ignore[arg-type]
     tmp = Path(tempfile.mkdtemp(prefix=".report-data-", dir=paths.reports))
     try:
         data.save(tmp)
-        render(src, output=out, engine=engine, params={"report_data": str(tmp), "lang": lang})  # type: ignore[arg-type]
+        render(src, output=out, engine=engine, params={"report_data": str(tmp), "lang": lang},  # type: ignore[arg-type]
+               profile=profiles, metadata=metadata)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     paths.say(f"  wrote {out}")

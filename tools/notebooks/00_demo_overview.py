@@ -21,10 +21,16 @@ CELLS = [
     ("code", "results['sample_sizes']"),
     ("md", "## Balance before and after matching"),
     ("code", "from welfare_eval.report import content\n"
-             "content.love_plot(D, 'en');"),
-    ("md", "## Preliminary difference-in-differences (all inference methods)"),
-    ("code", "results['did_preliminary'][['outcome', 'method', 'estimate', 'std_error', 'df', "
-             "'p_value', 'ci_low', 'ci_high']]"),
+             "content.love_plot(D, LANG);"),
+    ("md", "## Results at a glance: the final impact estimates of the headline outcomes\n\n"
+           "From `impact_effects` (the plan's headline outcomes at its last wave): CR2 interval, wild-bootstrap and "
+           "randomization p-values, Romano–Wolf adjusted p. The first table reported to the department "
+           "(`did_preliminary`) is superseded by these."),
+    ("code", "from welfare_eval.report import summary_content\n"
+             "summary_content.glance_display(D, LANG)"),
+    ("code", "e = results['impact_effects']\n"
+             "e[e['headline'] & (e['wave'] == D.plan['impact']['waves'][-1])][\n"
+             "    ['outcome', 'method', 'estimate', 'std_error', 'df', 'p_value', 'ci_low', 'ci_high', 'p_romano_wolf']]"),
     ("md", "## The analysis plan the results follow (`analysis_plan.yaml`, or the packaged plan)"),
     ("code", "print(D.plan_source, D.plan_sha256[:12])\nD.plan['impact']['headline']"),
     ("code", "truth = D.truth  # the demo's planted truth; None for real data\n"

@@ -31,13 +31,13 @@ CELLS = [
              "chk = hh.groupby(['village_id', 'wave'], observed=True).agg(sum_w=('w_final', 'sum'), N=('n_population', 'first'))\n"
              "print('largest |sum of weights - N| over village x wave:', float((chk['sum_w'] - chk['N']).abs().max()))\n"
              "chk.head()"),
-    ("code", "S.weights_figure(D, 'th');"),
+    ("code", "S.weights_figure(D, LANG);"),
     ("md", "## Receipt of the 9 welfare types by arm and wave (weighted %, 95% CI)"),
-    ("code", "S.receipt_display(D, 'th')"),
-    ("code", "S.receipt_figure(D, 'th');"),
+    ("code", "S.receipt_display(D, LANG)"),
+    ("code", "S.receipt_figure(D, LANG);"),
     ("md", "## Outcomes and their change from baseline to endline"),
-    ("code", "S.outcomes_display(D, 'en')"),
-    ("code", "S.change_display(D, 'en')"),
+    ("code", "S.outcomes_display(D, LANG)"),
+    ("code", "S.change_display(D, LANG)"),
     ("code", "D.results['survey_design_effects'].groupby('wave')[['deff', 'kish_deff']].describe().round(2)"),
     ("md", "Design effects under the two variance designs: the pairs design (villages as PSUs) adds the "
            "between-village variance, which the finite-population design does not count because the "
@@ -50,5 +50,5 @@ CELLS = [
              "cmp.head(12)"),
     ("md", "The coverage of these intervals was checked by simulation on the demo's finite population "
            "(`tests/survey_coverage.py`, run by the test suite: 95% CIs cover in about 95% of 200 samples)."),
-    ("code", "print(S.survey_summary_markdown(D, 'th'))"),
+    ("code", "print(S.survey_summary_markdown(D, LANG))"),
 ]

@@ -24,28 +24,28 @@ CELLS = [
            "Binary outcomes in percentage points. `p (wild)`: restricted wild cluster bootstrap-t (full "
            "enumeration of the 2^18 sign vectors for the primary outcomes, 4,096 random draws otherwise); "
            "`p (RI)`: within-pair swaps of the pilot label; Romano–Wolf: step-down over the family."),
-    ("code", "IC.effects_display(D, 'en', wave='endline')"),
-    ("code", "IC.effects_display(D, 'en', wave='midline')"),
-    ("code", "IC.coefficient_plot(D, 'en');"),
+    ("code", "IC.effects_display(D, LANG, wave='endline')"),
+    ("code", "IC.effects_display(D, LANG, wave='midline')"),
+    ("code", "IC.coefficient_plot(D, LANG);"),
     ("md", "## Multiple testing (endline)\n\nFamilies: primary (headline) outcomes, secondary outcomes, "
            "receipt of each welfare type. Holm controls the family-wise error rate, BH the false discovery "
            "rate; Romano–Wolf uses the joint bootstrap distribution (less conservative than Holm under "
            "correlated outcomes)."),
-    ("code", "IC.multiple_testing_display(D, 'en')"),
+    ("code", "IC.multiple_testing_display(D, LANG)"),
     ("md", "## Plain-language summary"),
-    ("code", "Markdown(IC.impact_paragraphs_markdown(D, 'en'))"),
+    ("code", "Markdown(IC.impact_paragraphs_markdown(D, LANG))"),
     ("md", "## Robustness: one pair at a time, doubly robust DiD"),
-    ("code", "IC.influence_plot(D, 'en');"),
-    ("code", "IC.dr_display(D, 'en')"),
+    ("code", "IC.influence_plot(D, LANG);"),
+    ("code", "IC.dr_display(D, LANG)"),
     ("md", "## Savings groups: event study, pre-trends and sensitivity\n\n"
            "Year 0 is the pilot's first year (derived from the baseline survey year, not hard-coded). "
            "Pointwise CR2 intervals and the simultaneous sup-t band; the joint pre-trend test and the slope "
            "the pre-test would detect (Roth 2022); FLCIs under smoothness (M in standard errors of the "
            "first-year effect) and relative-magnitudes intervals (M̄), with breakdown values."),
-    ("code", "IC.event_plot(D, 'en');"),
-    ("code", "IC.event_tests_display(D, 'en')"),
-    ("code", "IC.sensitivity_display(D, 'en')"),
-    ("code", "IC.sensitivity_plot(D, 'en');"),
+    ("code", "IC.event_plot(D, LANG);"),
+    ("code", "IC.event_tests_display(D, LANG)"),
+    ("code", "IC.sensitivity_display(D, LANG)"),
+    ("code", "IC.sensitivity_plot(D, LANG);"),
     ("md", "## Exploring: one outcome with the library directly"),
     ("code", "from welfare_eval import did\n"
              "from welfare_eval.study.impact import impact_sample\n"

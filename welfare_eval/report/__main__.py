@@ -1,4 +1,5 @@
-"""Command line: ``python -m welfare_eval.report REPORT.qmd [-o OUT.html] [--engine ...] [-P key=value]``.
+"""Command line: ``python -m welfare_eval.report REPORT.qmd [-o OUT.html] [--engine ...] [-P key=value]
+[--profile en] [-M key=value]``.
 
 Renders the report, checks that the HTML is self-contained and prints where it was written.
 """
@@ -42,6 +43,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "-P", "--param", type=_param, action="append", default=[], help="parameter key=value (YAML value)"
     )
     ap.add_argument(
+        "--profile", default=None,
+        help="Quarto project profile(s), comma-separated (e.g. en: the English edition, _quarto-en.yml)",
+    )
+    ap.add_argument(
+        "-M", "--metadata", type=_param, action="append", default=[],
+        help="metadata key=value overriding the project and front matter (Quarto -M)",
+    )
+    ap.add_argument(
         "--timeout", type=int, default=600, help="seconds per cell (built-in) or per render (Quarto)"
     )
     args = ap.parse_args(argv)
@@ -53,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             engine=args.engine,
             execute_dir=args.execute_dir,
             params=dict(args.param) or None,
+            profile=args.profile,
+            metadata=dict(args.metadata) or None,
             timeout=args.timeout,
             check=False,
         )

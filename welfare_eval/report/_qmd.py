@@ -9,19 +9,32 @@ Only the subset of Quarto used by the project's reports is understood:
   inside markdown are recognised so that they are not mistaken for cells);
 * inline expressions `` `{python} expr` `` in markdown;
 * Quarto's include shortcode ``{{< include _file.qmd >}}`` on a line of its own (outside code blocks): the
-  file's text, relative to the including file, replaces the line (recursively), as Quarto does.
+  file's text, relative to the including file, replaces the line (recursively), as Quarto does;
+* Quarto's conditional content: divs ``::: {.content-visible when-profile="en"}`` … ``:::`` and spans
+  ``[text]{.content-hidden unless-meta="demo"}`` with ``when-/unless-`` ``format``, ``profile`` and ``meta``
+  conditions (all given conditions must hold), resolved by :func:`resolve_conditionals`;
+* project profiles: ``_quarto-<profile>.yml`` merged over ``_quarto.yml`` (:func:`find_project`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["Chunk", "ParsedQmd", "deep_merge", "expand_includes", "find_project", "parse_qmd"]
+__all__ = [
+    "Chunk",
+    "ParsedQmd",
+    "deep_merge",
+    "expand_includes",
+    "find_project",
+    "parse_qmd",
+    "resolve_conditionals",
+]
 
 _CELL_OPEN = re.compile(r"^(?P<fence>`{3,})\s*\{\s*(?P<lang>[A-Za-z0-9_+-]+)(?P<rest>[^}]*)\}\s*$")
 _FENCE_OPEN = re.compile(r"^\s{0,3}(?P<fence>`{3,}|~{3,})")
@@ -274,12 +287,132 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def find_project(start: Path) -> tuple[Path | None, dict[str, Any]]:
-    """The nearest directory at or above ``start`` with a ``_quarto.yml`` and its parsed content."""
+def find_project(start: Path, profiles: Sequence[str] = ()) -> tuple[Path | None, dict[str, Any]]:
+    """The nearest directory at or above ``start`` with a ``_quarto.yml`` and its parsed content, with the
+    files ``_quarto-<profile>.yml`` of ``profiles`` merged over it in order (as ``quarto render --profile``).
+
+    Raises
+    ------
+    ValueError
+        If a profile has no ``_quarto-<profile>.yml`` in the project.
+    """
     start = start.resolve()
     for d in (start, *start.parents):
         for name in ("_quarto.yml", "_quarto.yaml"):
             f = d / name
             if f.is_file():
-                return d, _parse_yaml(f.read_text(encoding="utf-8"), str(f))
+                cfg = _parse_yaml(f.read_text(encoding="utf-8"), str(f))
+                for prof in profiles:
+                    pf = next((d / f"_quarto-{prof}.{ext}" for ext in ("yml", "yaml")
+                               if (d / f"_quarto-{prof}.{ext}").is_file()), None)
+                    if pf is None:
+                        raise ValueError(f"{d}: profile {prof!r} has no _quarto-{prof}.yml; add it or drop the profile")
+                    cfg = deep_merge(cfg, _parse_yaml(pf.read_text(encoding="utf-8"), str(pf)))
+                return d, cfg
+    if profiles:
+        raise ValueError(f"{start}: profiles {list(profiles)} need a _quarto.yml project above the document")
     return None, {}
+
+
+# --------------------------------------------------------------------------------------------------
+# Conditional content (Quarto's .content-visible / .content-hidden)
+# --------------------------------------------------------------------------------------------------
+_DIV_OPEN = re.compile(r"^(?P<fence>:{3,})\s*(?P<attrs>\{[^}]*\}|[^\s{}:][^{}]*?)?\s*$")
+_DIV_CLOSE = re.compile(r"^:{3,}\s*$")
+_KV = re.compile(r'(?P<key>[A-Za-z][\w-]*)\s*=\s*(?:"(?P<dq>[^"]*)"|\'(?P<sq>[^\']*)\'|(?P<bare>[^\s}]+))')
+_CLASS = re.compile(r"(?:^|[\s{])\.(?P<cls>[A-Za-z][\w-]*)")
+_SPAN = re.compile(
+    r"\[(?P<body>(?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]"
+    r"\{(?P<attrs>[^{}\n]*\.content-(?:visible|hidden)[^{}\n]*)\}"
+)
+_HTML_FORMATS = {"html", "html4", "html5", "html:js"}
+
+
+def _meta_value(meta: dict[str, Any], path: str) -> Any:
+    cur: Any = meta
+    for part in path.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur
+
+
+def _shown(attrs: str, *, profiles: Sequence[str], meta: dict[str, Any], to: str) -> bool | None:
+    """``None`` when the attributes are not conditional content, else whether the content is shown."""
+    classes = {m.group("cls") for m in _CLASS.finditer(attrs)}
+    if not {"content-visible", "content-hidden"} & classes:
+        return None
+    conds: list[bool] = []
+    for m in _KV.finditer(attrs):
+        key = m.group("key")
+        val = m.group("dq") if m.group("dq") is not None else (m.group("sq") or m.group("bare") or "")
+        kind, _, what = key.partition("-")
+        if kind not in ("when", "unless") or what not in ("format", "profile", "meta"):
+            continue
+        if what == "format":
+            hit = val == to or (to == "html" and val in _HTML_FORMATS)
+        elif what == "profile":
+            hit = val in profiles
+        else:
+            hit = bool(_meta_value(meta, val))
+        conds.append(hit if kind == "when" else not hit)
+    holds = all(conds)
+    return holds if "content-visible" in classes else not holds
+
+
+def resolve_conditionals(
+    text: str, *, profiles: Sequence[str] = (), meta: dict[str, Any] | None = None, to: str = "html"
+) -> str:
+    """``text`` with Quarto's conditional content resolved: hidden divs and spans removed, shown ones unwrapped.
+
+    Conditions: ``when-format``/``unless-format`` (the output format ``to``), ``when-profile``/``unless-profile``
+    (the active ``profiles``), ``when-meta``/``unless-meta`` (a dotted metadata key that is true); all given
+    conditions must hold. Code blocks are left alone; executable cells inside a hidden div are removed and
+    therefore not run (Quarto runs them and hides their output).
+    """
+    meta = meta or {}
+    out: list[str] = []
+    stack: list[tuple[bool, bool]] = []  # (conditional div, shown) per open div
+    code_fence: str | None = None
+
+    def hidden() -> bool:
+        return any(cond and not shown for cond, shown in stack)
+
+    for line in text.splitlines():
+        if code_fence is not None:
+            if not hidden():
+                out.append(line)
+            if _closes(line, code_fence):
+                code_fence = None
+            continue
+        fm = _FENCE_OPEN.match(line) or _CELL_OPEN.match(line)
+        if fm:
+            code_fence = fm.group("fence")
+            if not hidden():
+                out.append(line)
+            continue
+        if _DIV_CLOSE.match(line) and stack:
+            cond, _ = stack.pop()
+            if not cond and not hidden():
+                out.append(line)
+            continue
+        dm = _DIV_OPEN.match(line)
+        if dm and dm.group("attrs"):
+            shown = _shown(dm.group("attrs"), profiles=profiles, meta=meta, to=to)
+            stack.append((shown is not None, bool(shown)))
+            if shown is None and not hidden():
+                out.append(line)
+            continue
+        if hidden():
+            continue
+        if "content-" in line:
+            line = _SPAN.sub(
+                lambda m: m.group("body")
+                if _shown(m.group("attrs"), profiles=profiles, meta=meta, to=to) is not False
+                else "",
+                line,
+            )
+        out.append(line)
+    if stack:
+        raise ValueError("a fenced div (:::) is opened but never closed; close it with a ':::' line")
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -48,6 +49,7 @@ from welfare_eval.report._qmd import (
     inline_expressions,
     parse_qmd,
     replace_inline,
+    resolve_conditionals,
 )
 from welfare_eval.report._selfcontained import check_self_contained
 
@@ -69,6 +71,7 @@ _MD_TBL = re.compile(
 _MD_SEC = re.compile(
     r"^#{1,6}[ \t]+(?P<text>.+?)[ \t]*\{[^}]*?#(?P<id>sec-[A-Za-z0-9_-]+)[^}]*\}[ \t]*$", re.M
 )
+_MD_FLOAT_DIV = re.compile(r"^:{3,}[ \t]*\{[^}\n]*?#(?P<id>(?:fig|tbl)-[A-Za-z0-9_-]+)[^}\n]*\}[ \t]*$", re.M)
 _CODE_SPANS = re.compile(r"(^(?P<f>`{3,}|~{3,})[^\n]*\n.*?^(?P=f)[`~]*[ \t]*$|`[^`\n]+`)", re.M | re.S)
 _INLINE_MARK = "\x1eWELFARE_EVAL_INLINE:"
 _KERNEL_NAME = "welfare-eval-python"
@@ -89,6 +92,8 @@ def render(
     execute_dir: str | Path | None = None,
     cwd: str | Path | None = None,
     params: dict[str, Any] | None = None,
+    profile: str | Sequence[str] | None = None,
+    metadata: dict[str, Any] | None = None,
     timeout: int = 600,
     check: bool = True,
 ) -> Path:
@@ -109,6 +114,12 @@ def render(
     params : dict, optional
         Values assigned as Python variables after the cell tagged ``parameters`` (or first, when no
         cell has that tag), overriding the front matter's ``params:`` defaults (Quarto: ``-P``).
+    profile : str or list of str, optional
+        Quarto project profiles (``quarto render --profile a,b``): ``_quarto-<profile>.yml`` is merged over
+        ``_quarto.yml`` and ``.content-visible when-profile=...`` content is shown. Default: the
+        ``QUARTO_PROFILE`` environment variable (comma-separated), else none.
+    metadata : dict, optional
+        Metadata that overrides the project and the front matter (Quarto: ``-M key:value``), e.g. ``date``.
     timeout : int, default 600
         Seconds: per cell for the built-in engine, for the whole run with Quarto.
     check : bool, default True
@@ -142,10 +153,12 @@ def render(
         engine = "quarto" if shutil.which("quarto") else "builtin"
     out = Path(output).resolve() if output is not None else default_output(qmd)
     out.parent.mkdir(parents=True, exist_ok=True)
+    profiles = _profiles(profile)
     if engine == "quarto":
-        _render_quarto(qmd, out, exec_dir, params, timeout)
+        _render_quarto(qmd, out, exec_dir, params, timeout, profiles, metadata or {})
+        _post_process_file(out, qmd, profiles, metadata or {})
     else:
-        _Builtin(qmd, out, exec_dir, params or {}, timeout).run()
+        _Builtin(qmd, out, exec_dir, params or {}, timeout, profiles, metadata or {}).run()
     if check:
         bad = check_self_contained(out)
         if bad:
@@ -153,6 +166,17 @@ def render(
                 f"{out}: the report is not self-contained, it loads {len(bad)} remote resource(s), "
                 f"first {bad[0]!r}; embed it or remove it"
             )
+    return out
+
+
+def _profiles(profile: str | Sequence[str] | None) -> tuple[str, ...]:
+    if profile is None:
+        profile = os.environ.get("QUARTO_PROFILE", "")
+    items = profile.split(",") if isinstance(profile, str) else list(profile)
+    out = tuple(p.strip() for p in items if p and p.strip())
+    for p in out:
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", p):
+            raise ValueError(f"render(): profile {p!r} must be letters, digits, '-' or '_'")
     return out
 
 
@@ -166,21 +190,116 @@ def default_output(qmd: str | Path) -> Path:
     return qmd.with_suffix(".html")
 
 
+_TBLCAP = "we-tblcap"
+_TBL_FLOAT = re.compile(
+    r'<div id="(?P<id>tbl-[^"]+)" class="table-float">(?P<body>.*?)<div class="we-tblcap">\s*(?P<cap>.*?)\s*</div>\s*</div>',
+    re.S,
+)
+_TABLE_OPEN = re.compile(r"<table\b[^>]*>(?:\s*<caption\b[^>]*>.*?</caption>)?", re.S)
+
+
+def _closes_fence(line: str, fence: str) -> bool:
+    s = line.strip()
+    return bool(s) and set(s) == {fence[0]} and len(s) >= len(fence)
+
+
+def _split_caption(lines: list[str]) -> tuple[str, str]:
+    """Body and caption of a cross-reference div: the caption is the last paragraph (not a code block)."""
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    fence: str | None = None
+    last_break = -1
+    for k, ln in enumerate(lines):
+        if fence is not None:
+            if _closes_fence(ln, fence):
+                fence = None
+            continue
+        fo = re.match(r"^\s{0,3}(`{3,}|~{3,})", ln)
+        if fo:
+            fence = fo.group(1)
+            continue
+        if not ln.strip():
+            last_break = k
+    tail = lines[last_break + 1 :]
+    if not tail or re.match(r"^\s{0,3}(`{3,}|~{3,})", tail[0]) or fence is not None or tail[-1].strip().startswith(("```", "~~~")):
+        return "\n".join(lines), ""
+    return "\n".join(lines[: last_break + 1]), " ".join(t.strip() for t in tail)
+
+
+def _table_captions(page: str) -> str:
+    """Move each table float's caption into its table's ``<caption>`` (accessible: announced with the table)."""
+
+    def sub(m: re.Match[str]) -> str:
+        cap = re.sub(r"^<p>(.*)</p>$", r"\1", m.group("cap").strip(), flags=re.S)
+        body = m.group("body")
+        t = _TABLE_OPEN.search(body)
+        if t is None:
+            return f'<div id="{m.group("id")}" class="table-float"><div class="table-caption">{cap}</div>{body}</div>'
+        opening = re.match(r"<table\b[^>]*>", t.group(0))
+        assert opening is not None
+        body = body[: t.start()] + opening.group(0) + f"<caption>{cap}</caption>" + body[t.end() :]
+        return f'<div id="{m.group("id")}" class="table-float">{body}</div>'
+
+    return _TBL_FLOAT.sub(sub, page)
+
+
+def _post_process(page: str, meta: dict[str, Any], lang: str) -> str:
+    """The HTML after pandoc: table captions into ``<caption>``; with the metadata ``welfare-eval:
+    thai-line-breaks: true`` Thai text may break only between words, and with ``lang-spans: true`` runs of the
+    other script get a ``lang`` attribute (see :mod:`welfare_eval.report._typeset`)."""
+    from welfare_eval.report._typeset import typeset_html
+
+    page = _table_captions(page)
+    opts = meta.get("welfare-eval") or {}
+    if not isinstance(opts, dict):
+        opts = {}
+    breaks, spans = _as_bool(opts.get("thai-line-breaks"), False), _as_bool(opts.get("lang-spans"), False)
+    if breaks or spans:
+        page = typeset_html(page, lang="th" if lang.lower().startswith("th") else "en",
+                            thai_breaks=breaks, lang_spans=spans)
+    return page
+
+
+def _post_process_file(out: Path, qmd: Path, profiles: tuple[str, ...], metadata: dict[str, Any]) -> None:
+    """The same post-processing for a page Quarto rendered."""
+    front = parse_qmd(expand_includes(qmd.read_text(encoding="utf-8"), qmd), qmd).front
+    _, cfg = find_project(qmd.parent, profiles)
+    meta = deep_merge(deep_merge({k: v for k, v in cfg.items() if k != "project"}, front), metadata)
+    fmt = meta.get("format") if isinstance(meta.get("format"), dict) else {}
+    html = (fmt or {}).get("html") if isinstance((fmt or {}).get("html"), dict) else {}
+    lang = str((html or {}).get("lang") or meta.get("lang") or "en")
+    page = out.read_text(encoding="utf-8")
+    new = _post_process(page, meta, lang)
+    if new != page:
+        atomic_write_bytes(out, new.encode("utf-8"))
+
+
 # --------------------------------------------------------------------------------------------------
 # Quarto engine
 # --------------------------------------------------------------------------------------------------
+def _yaml_scalar(v: Any) -> str:
+    return str(yaml.safe_dump(v, default_flow_style=True, allow_unicode=True).strip().removesuffix("...").strip())
+
+
 def _render_quarto(
-    qmd: Path, out: Path, exec_dir: Path | None, params: dict[str, Any] | None, timeout: int
+    qmd: Path,
+    out: Path,
+    exec_dir: Path | None,
+    params: dict[str, Any] | None,
+    timeout: int,
+    profiles: tuple[str, ...] = (),
+    metadata: dict[str, Any] | None = None,
 ) -> None:
     quarto = shutil.which("quarto")
     if quarto is None:
         raise RenderError("engine='quarto' but no 'quarto' executable is on PATH; use engine='builtin'")
     cmd = [quarto, "render", str(qmd), "--to", "html"]
+    if profiles:
+        cmd += ["--profile", ",".join(profiles)]
     for k, v in (params or {}).items():
-        cmd += [
-            "-P",
-            f"{k}:{yaml.safe_dump(v, default_flow_style=True, allow_unicode=True).strip().removesuffix('...').strip()}",
-        ]
+        cmd += ["-P", f"{k}:{_yaml_scalar(v)}"]
+    for k, v in (metadata or {}).items():
+        cmd += ["-M", f"{k}:{_yaml_scalar(v)}"]
     if exec_dir is not None:
         cmd += ["--execute-dir", str(exec_dir)]
     try:
@@ -255,17 +374,27 @@ def _md_escape_raw(text: str) -> str:
 
 class _Builtin:
     def __init__(
-        self, qmd: Path, out: Path, exec_dir: Path | None, params: dict[str, Any], timeout: int
+        self,
+        qmd: Path,
+        out: Path,
+        exec_dir: Path | None,
+        params: dict[str, Any],
+        timeout: int,
+        profiles: tuple[str, ...] = (),
+        metadata: dict[str, Any] | None = None,
     ) -> None:
         self.qmd = qmd
         self.out = out
         self.timeout = timeout
-        self.parsed = parse_qmd(expand_includes(qmd.read_text(encoding="utf-8"), qmd), qmd)
-        self.project_dir, project_cfg = find_project(qmd.parent)
+        self.profiles = profiles
+        text = expand_includes(qmd.read_text(encoding="utf-8"), qmd)
+        front = parse_qmd(text, qmd).front
+        self.project_dir, project_cfg = find_project(qmd.parent, profiles)
         self.project_cfg = project_cfg
-        doc = self.parsed.front
         proj = {k: v for k, v in project_cfg.items() if k != "project"}
-        self.meta = deep_merge(proj, doc)
+        self.meta = deep_merge(deep_merge(proj, front), dict(metadata or {}))
+        self.parsed = parse_qmd(resolve_conditionals(text, profiles=profiles, meta=self.meta), qmd)
+        doc = deep_merge(self.parsed.front, dict(metadata or {}))
         self.html_opts = deep_merge(self._html_of(proj), self._html_of(doc))
         self.lang = str(self.html_opts.get("lang") or self.meta.get("lang") or "en")
         self.exec_defaults = dict(self.meta.get("execute") or {})
@@ -334,6 +463,7 @@ class _Builtin:
                     self.refs[m.group("id")] = _Ref("sec", 0, m.group("text"), m.group("text"))
                 idents = [(m.start(), m.group("id")) for m in _MD_FIG.finditer(ch.text)]
                 idents += [(m.start(), m.group("id")) for m in _MD_TBL.finditer(ch.text)]
+                idents += [(m.start(), m.group("id")) for m in _MD_FLOAT_DIV.finditer(ch.text)]
                 for _, ident in sorted(idents):
                     add(ident, ch.line)
 
@@ -594,7 +724,8 @@ class _Builtin:
         body_md = "\n\n".join(b for b in body if b.strip())
         if label and label.startswith("tbl-"):
             cap = self._caption(label, o.get("tbl-cap"), "tbl")
-            body_md = f"::: {{#{label} .table-float}}\n::: {{.table-caption}}\n{cap}\n:::\n\n{body_md}\n:::"
+            body_md = (f'```{{=html}}\n<div id="{label}" class="table-float">\n```\n\n{body_md}\n\n'
+                       f'```{{=html}}\n<div class="{_TBLCAP}">\n```\n\n{cap}\n\n```{{=html}}\n</div>\n</div>\n```')
         elif o.get("tbl-cap") and body_md:
             body_md = f"::: {{.table-float}}\n::: {{.table-caption}}\n{o['tbl-cap']}\n:::\n\n{body_md}\n:::"
         if body_md:
@@ -622,7 +753,7 @@ class _Builtin:
                     return
                 body.append(_code_block(text, "cell-output-stderr"))
             elif asis:
-                body.append(text)
+                body.append(self._xrefs(text, 0))  # cross-references in generated markdown too, as Quarto
             elif text.strip():
                 body.append(_code_block(text, "cell-output-stdout"))
             return
@@ -653,7 +784,7 @@ class _Builtin:
             body.append(f"```{{=html}}\n{html.strip()}\n```")
         elif "text/markdown" in data:
             md = data["text/markdown"]
-            body.append(md if isinstance(md, str) else "".join(md))
+            body.append(self._xrefs(md if isinstance(md, str) else "".join(md), 0))
         elif "text/plain" in data:
             txt = data["text/plain"]
             txt = _ANSI.sub("", txt if isinstance(txt, str) else "".join(txt))
@@ -672,13 +803,60 @@ class _Builtin:
                 md = self._cell_markdown(run, fig_dir, fig_counter)
                 if md.strip():
                     blocks.append(md)
-        return "\n\n".join(blocks) + "\n"
+        return self._float_divs("\n\n".join(blocks) + "\n")
+
+    def _float_divs(self, markdown: str) -> str:
+        """Quarto cross-reference divs ``::: {#fig-x}`` / ``::: {#tbl-x}`` … caption ``:::``: the last paragraph
+        is the caption (prefixed "รูปที่ N:" / "Table N:"); a figure becomes ``<figure>`` + ``<figcaption>``, a
+        table a ``.table-float`` whose caption :func:`_post_process` moves into the table's ``<caption>``."""
+        lines = markdown.split("\n")
+        out: list[str] = []
+        i = 0
+        while i < len(lines):
+            m = _MD_FLOAT_DIV.match(lines[i])
+            if not m:
+                out.append(lines[i])
+                i += 1
+                continue
+            ident = m.group("id")
+            depth, j, fence = 1, i + 1, None
+            while j < len(lines):
+                ln = lines[j]
+                if fence is not None:
+                    if _closes_fence(ln, fence):
+                        fence = None
+                elif (fo := re.match(r"^\s{0,3}(`{3,}|~{3,})", ln)) is not None:
+                    fence = fo.group(1)
+                elif re.match(r"^:{3,}\s*$", ln):
+                    depth -= 1
+                    if depth == 0:
+                        break
+                elif re.match(r"^:{3,}\s*\S", ln):
+                    depth += 1
+                j += 1
+            if j >= len(lines):
+                raise RenderError(f"{self.qmd}: the cross-reference div #{ident} is never closed with ':::'")
+            body, cap = _split_caption(lines[i + 1 : j])
+            ref = self.refs.get(ident)
+            title = ref.title if ref else ident
+            label = f"[{title}:]{{.caption-label}}" if cap.strip() else f"[{title}]{{.caption-label}}"
+            if ident.startswith("fig-"):
+                out += ["", f'```{{=html}}\n<figure id="{ident}" class="quarto-float we-figure">\n```', "",
+                        body, "", "```{=html}\n<figcaption>\n```", "", f"{label} {cap}".strip(), "",
+                        "```{=html}\n</figcaption>\n</figure>\n```", ""]
+            else:
+                out += ["", f'```{{=html}}\n<div id="{ident}" class="table-float">\n```', "", body, "",
+                        f'```{{=html}}\n<div class="{_TBLCAP}">\n```', "", f"{label} {cap}".strip(), "",
+                        "```{=html}\n</div>\n</div>\n```", ""]
+            i = j + 1
+        return "\n".join(out)
 
     # ---- pandoc --------------------------------------------------------------------------------
     def _metadata(self) -> dict[str, Any]:
         from welfare_eval.reference import label
 
-        keep = ("title", "subtitle", "author", "date", "abstract", "description", "keywords", "subject")
+        keep = ("title", "subtitle", "author", "date", "abstract", "description", "keywords", "subject",
+                "link-citations", "reference-section-title", "nocite")
         meta: dict[str, Any] = {k: self.meta[k] for k in keep if k in self.meta}
         if isinstance(meta.get("date"), str) and meta["date"] in ("today", "now", "last-modified"):
             meta["date"] = _dt.date.today().isoformat()
@@ -699,6 +877,13 @@ class _Builtin:
         if "title" not in meta:
             meta["pagetitle"] = self.qmd.stem
         return meta
+
+    def _project_file(self, name: str, what: str) -> Path:
+        """A file named in the metadata: relative to the document, else to the project folder."""
+        for base in (self.qmd.parent, self.project_dir):
+            if base is not None and (base / name).is_file():
+                return (base / name).resolve()
+        raise RenderError(f"{self.qmd}: {what} file {name!r} not found next to the document or in the project")
 
     def _css_files(self) -> list[Path]:
         files: list[Path] = []
@@ -762,6 +947,14 @@ class _Builtin:
             "--wrap=none",  # no line breaks inside Thai text (a newline renders as a space)
             "--resource-path=" + os.pathsep.join(str(p) for p in (tmp, self.qmd.parent, self.exec_dir)),
         ]
+        bib = self.html_opts.get("bibliography") or self.meta.get("bibliography")
+        if bib:
+            args.append("--citeproc")
+            for b in bib if isinstance(bib, list) else [bib]:
+                args.append(f"--bibliography={self._project_file(str(b), 'bibliography').as_posix()}")
+            csl = self.html_opts.get("csl") or self.meta.get("csl")
+            if csl:
+                args.append(f"--csl={self._project_file(str(csl), 'csl').as_posix()}")
         if _as_bool(self.html_opts.get("toc", self.meta.get("toc")), False):
             args += ["--toc", f"--toc-depth={int(self.html_opts.get('toc-depth', 3))}"]
         if _as_bool(self.html_opts.get("number-sections", self.meta.get("number-sections")), False):
@@ -781,7 +974,7 @@ class _Builtin:
             # the @font-face block (already data: URIs) is added after pandoc: passing half a
             # megabyte through --include-in-header makes --embed-resources rescan it (~1.5 s)
             fonts = self._font_styles()
-            page = target.read_text(encoding="utf-8")
+            page = _post_process(target.read_text(encoding="utf-8"), self.meta, self.lang)
             if fonts:
                 head_end = page.find("</head>")
                 if head_end < 0:
@@ -796,10 +989,13 @@ class _Builtin:
     def run(self) -> Path:
         self._number()
         nb, runs, owner = self._build_notebook()
+        warm = self._warm_up_typesetting()
         with tempfile.TemporaryDirectory(prefix="welfare_eval_render_") as tmpdir:
             tmp = Path(tmpdir)
             if owner:  # a document without code needs no kernel
                 self._execute(nb, owner, tmp / "kernels")
+            if warm is not None:
+                warm.join()
             inline_values: dict[int, list[str]] = {}
             for k, run in enumerate(runs):
                 if run.cell_index is not None:
@@ -811,6 +1007,20 @@ class _Builtin:
             markdown = self._assemble(runs, inline_values, fig_dir)
             self._pandoc(markdown, tmp)
         return self.out
+
+    def _warm_up_typesetting(self) -> Any:
+        """Load the Thai dictionary (about 1.5 s) in a thread while the kernel runs the cells, when the page will be
+        typeset: this process only waits for the kernel meanwhile, and the machine's other core is free."""
+        import threading
+
+        opts = self.meta.get("welfare-eval") or {}
+        if not isinstance(opts, dict) or not _as_bool(opts.get("thai-line-breaks"), False):
+            return None
+        from welfare_eval.report._typeset import warm_up
+
+        t = threading.Thread(target=warm_up, name="thai-dictionary", daemon=True)
+        t.start()
+        return t
 
     def _inline_values(self, cell: Any, run: _CellRun) -> list[str]:
         for out in cell.get("outputs", []):

@@ -54,6 +54,11 @@ class ReportData:
         The province → region scheme the data were cleaned with (``RegionScheme.to_dict()``).
     software : dict
         Package version, git commit (when known), SHA-256 of ``requirements.lock``, versions of key packages.
+    fieldwork : DataFrame
+        Counts per village × survey wave (:func:`welfare_eval.report.fieldwork.fieldwork_table`): sampled,
+        interviewed, panel, reasons for non-interview, first and last interview date. Empty when unknown.
+    analysed_at : str
+        When the analysis ran (ISO 8601, UTC; recorded in ``results/analysis.json``); empty when unknown.
     """
 
     results: dict[str, pd.DataFrame]
@@ -68,6 +73,23 @@ class ReportData:
     plan_source: str = ""
     region_scheme: dict[str, Any] = field(default_factory=dict)
     software: dict[str, Any] = field(default_factory=dict)
+    fieldwork: pd.DataFrame = field(default_factory=pd.DataFrame)
+    analysed_at: str = ""
+
+    @property
+    def fieldwork_end(self) -> str:
+        """Date of the last interview (``YYYY-MM-DD``), or ``""`` when the fieldwork table is empty."""
+        f = self.fieldwork
+        if f.empty or "last_interview" not in f:
+            return ""
+        v = f["last_interview"].dropna()
+        return str(v.max()) if len(v) else ""
+
+    @property
+    def report_date(self) -> str:
+        """The date the report carries: the analysis date, else the end of fieldwork (never "today", so a
+        report rebuilt from the same results is the same report)."""
+        return self.analysed_at[:10] if self.analysed_at else self.fieldwork_end
 
     @property
     def is_demo(self) -> bool:
@@ -100,6 +122,7 @@ class ReportData:
             write_parquet(df, out / "results" / f"{name}.parquet")
         write_parquet(self.ledger.astype(str) if len(self.ledger.columns) else self.ledger, out / "ledger.parquet")
         write_parquet(self.checks.astype(str) if len(self.checks.columns) else self.checks, out / "checks.parquet")
+        write_parquet(self.fieldwork, out / "fieldwork.parquet")
         meta = {
             "format": _FORMAT,
             "tables": sorted(self.results),
@@ -112,6 +135,7 @@ class ReportData:
             "plan_source": self.plan_source,
             "region_scheme": self.region_scheme,
             "software": self.software,
+            "analysed_at": self.analysed_at,
         }
         (out / _META).write_text(json_dumps(meta), encoding="utf-8")
         return out
@@ -152,4 +176,6 @@ class ReportData:
             plan_source=str(meta.get("plan_source") or ""),
             region_scheme=meta.get("region_scheme") or {},
             software=meta.get("software") or {},
+            fieldwork=pd.read_parquet(p / "fieldwork.parquet") if (p / "fieldwork.parquet").is_file() else pd.DataFrame(),
+            analysed_at=str(meta.get("analysed_at") or ""),
         )

@@ -14,16 +14,20 @@ import numpy as np
 import pandas as pd
 
 import welfare_eval.reference as ref
+from welfare_eval.report import fmt
 from welfare_eval.report.tables import format_number, format_p, format_table
 
 if TYPE_CHECKING:
     from welfare_eval.report.data import ReportData
 
 __all__ = [
+    "dominance_alt",
     "dominance_display",
     "dominance_plot",
+    "factor_profile_alt",
     "factor_profile_plot",
     "factors_summary_markdown",
+    "formula",
     "moderation_display",
     "qca_solution_display",
     "qca_solution_markdown",
@@ -57,7 +61,7 @@ def _res(d: ReportData, key: str) -> pd.DataFrame:
 
 
 def _interval(lo: Any, hi: Any, decimals: int) -> str:
-    return f"[{format_number(lo, decimals, na='—')}, {format_number(hi, decimals, na='—')}]"
+    return fmt.interval(lo, hi, "number", places=decimals)
 
 
 def _pct(x: float) -> str:
@@ -80,9 +84,8 @@ def reliability_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
         {
             "factors.factor": [_fac(str(f), lang) for f in r["factor"]],
             "factors.group": [_lab(f"factor.{g}", lang) for g in r["group"]],
-            "factors.n_items": r["n_items"].astype(int).to_numpy(),
-            "factors.alpha": r["alpha"].to_numpy(dtype=float),
-            "factors.alpha_ci": [_interval(a, b, 2) for a, b in zip(r["alpha_lower"], r["alpha_upper"], strict=True)],
+            "factors.alpha": [f"{fmt.number(a, 'ratio')} {_interval(lo, hi, 2)}" for a, lo, hi in
+                                      zip(r["alpha"], r["alpha_lower"], r["alpha_upper"], strict=True)],
             "factors.omega": r["omega"].to_numpy(dtype=float),
             "factors.mean": r["mean"].to_numpy(dtype=float),
             "factors.band": list(r["band_th" if lang == "th" else "band_en"]),
@@ -145,8 +148,7 @@ def qca_truth_table_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
     out[_lab("factors.out", lang)] = list(t["OUT"].astype(str))
     out[_lab("n", lang)] = t["n"].astype(int).to_numpy()
     out[_lab("factors.consistency", lang)] = [format_number(x, 2) for x in t["incl"]]
-    out["PRI"] = [format_number(x, 2) for x in t["PRI"]]
-    out[_lab("factors.cases", lang)] = list(t["cases"].astype(str))
+    out[_lab("factors.cases", lang)] = [", ".join(c.strip() for c in str(x).split(",") if c.strip()) for x in t["cases"]]
     return out
 
 
@@ -176,11 +178,25 @@ def _solutions(d: ReportData) -> pd.DataFrame:
     return s.drop_duplicates(["kind", "model"]).reset_index(drop=True)
 
 
+def formula(solution: str, lang: Lang = "th") -> str:
+    """A QCA solution in Boolean notation with the factors' names: ``committee*~fund + cooperation`` →
+    "คณะกรรมการ · ~กองทุน + ความร่วมมือ" (· = and, ~ = not high, + = or)."""
+    if not solution:
+        return "—"
+    terms = []
+    for term in solution.split("+"):
+        lits = []
+        for lit in term.strip().split("*"):
+            neg = lit.startswith("~")
+            lits.append(("~" if neg else "") + _fac(lit.lstrip("~"), lang))
+        terms.append(" · ".join(lits))
+    return " + ".join(terms)
+
+
 def qca_solution_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
     """The QCA solutions (conservative, parsimonious, intermediate): formula, consistency, coverage.
 
-    The solutions in words are in :func:`qca_solution_markdown`; the formula gets zero-width spaces after
-    each ``*`` so a long conjunction can wrap in a table cell.
+    The solutions in words are in :func:`qca_solution_markdown`; the formula names the factors (:func:`formula`).
     """
     s = _solutions(d)
     rows = []
@@ -189,7 +205,7 @@ def qca_solution_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
             {
                 _lab("factors.solution_kind", lang): _lab(f"factors.qca.{r['kind']}", lang)
                 + (f" M{int(r['model'])}" if int(r["model"]) > 1 else ""),
-                _lab("factors.solution", lang): (str(r["solution"]) or "—").replace("*", "*\u200b"),
+                _lab("factors.solution", lang): formula(str(r["solution"]), lang),
                 _lab("factors.consistency", lang): format_number(r.get("solution_incl"), 2, na="—"),
                 _lab("factors.coverage", lang): format_number(r.get("solution_cov"), 2, na="—"),
             }
@@ -201,54 +217,79 @@ def qca_solution_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
 # Figures
 # --------------------------------------------------------------------------------------------------
 def factor_profile_plot(d: ReportData, lang: Lang = "th") -> Any:
-    """Mean village score of each factor, pilots vs comparison villages (dots: the villages)."""
+    """Mean village score of each factor, pilots (circles) vs comparison villages (squares); faint dots: the
+    villages; dotted lines: the bands for interpreting means; one legend below."""
     import matplotlib.pyplot as plt
 
-    from welfare_eval.report.figures import use_thai_font
+    from welfare_eval.report.figures import ARM_STYLE, MIN_FONT_PT, legend_below, use_thai_font
 
     use_thai_font()
     v = _res(d, "factors_villages")
     facs = [str(c) for c in ref.success_factors()["code"] if c in v.columns]
-    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(facs) + 1.4))
+    fig, ax = plt.subplots(figsize=(7.2, 0.42 * len(facs) + 1.2))
     pos = np.arange(len(facs))[::-1].astype(float)
     rng = np.random.default_rng(0)  # jitter of the village dots only (display)
-    for arm, colour, shift in (("pilot", _PILOT_COLOUR, 0.15), ("comparison", _COMPARISON_COLOUR, -0.15)):
+    handles, labels = [], []
+    for arm, shift in (("pilot", 0.15), ("comparison", -0.15)):
+        st = ARM_STYLE[arm]
         sub = v[v["arm"] == arm]
         if sub.empty:
             continue
         for y, f in zip(pos, facs, strict=True):
             vals = sub[f].dropna().to_numpy(dtype=float)
-            ax.scatter(vals, y + shift + rng.uniform(-0.05, 0.05, len(vals)), s=9, color=colour, alpha=0.25, lw=0)
+            ax.scatter(vals, y + shift + rng.uniform(-0.05, 0.05, len(vals)), s=9, color=st["color"], alpha=0.25,
+                       lw=0, marker=st["marker"])
         means = sub[facs].mean()
-        ax.scatter(means.to_numpy(), pos + shift, s=48, color=colour, zorder=3,
-                   label=f"{_lab(f'arm.{arm}', lang)} (n = {len(sub)})")
+        h = ax.scatter(means.to_numpy(), pos + shift, s=48, color=st["color"], marker=st["marker"], zorder=3)
+        handles.append(h)
+        labels.append(f"{_lab(f'arm.{arm}', lang)} (n = {len(sub)})")
     for b in ref.likert_bands()["high"].iloc[:-1]:
         ax.axvline(float(b), color="grey", lw=0.6, ls=":")
     n_int = sum(1 for f in facs if f in set(ref.success_factors().query("group == 'internal'")["code"]))
     if 0 < n_int < len(facs):
         ax.axhline(pos[n_int - 1] - 0.5, color="grey", lw=0.8)
-    ax.set_yticks(pos, [_fac(f, lang) for f in facs])
+    ax.set_yticks(pos, [_fac(f, lang) for f in facs], fontsize=MIN_FONT_PT)
     ax.set_xlim(1, 5)
-    ax.set_xlabel(_lab("factors.score_mean", lang))
-    ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, frameon=False)
+    ax.tick_params(axis="x", labelsize=MIN_FONT_PT)
+    ax.set_xlabel(_lab("factors.score_mean", lang), fontsize=MIN_FONT_PT + 1)
     fig.tight_layout()
+    legend_below(fig, handles, labels, ncol=2)
     return fig
 
 
+def factor_profile_alt(d: ReportData, lang: Lang = "th") -> str:
+    """What the profile plot shows: the factor where pilots score most above comparison villages, and the
+    range of the pilots' means."""
+    v = _res(d, "factors_villages")
+    facs = [str(c) for c in ref.success_factors()["code"] if c in v.columns]
+    m: dict[str, dict[str, float]] = {str(a): {str(f): float(x) for f, x in row.items()}
+                                      for a, row in v.groupby("arm")[facs].mean().to_dict("index").items()}
+    if not {"pilot", "comparison"} <= set(m):
+        return _lab("factors.score_mean", lang)
+    gap = {f: m["pilot"][f] - m["comparison"][f] for f in facs}
+    top = max(facs, key=lambda f: gap[f])
+    lo, hi = min(m["pilot"].values()), max(m["pilot"].values())
+    if lang == "th":
+        return (f"คะแนนเฉลี่ยของหมู่บ้านนำร่องอยู่ระหว่าง {lo:.2f} ถึง {hi:.2f} จากคะแนนเต็ม 5 "
+                f"ด้านที่หมู่บ้านนำร่องสูงกว่าหมู่บ้านเปรียบเทียบมากที่สุดคือ{_fac(top, lang)} (ต่างกัน {gap[top]:.2f})")
+    return (f"Pilot villages score between {lo:.2f} and {hi:.2f} out of 5 on average; they lead the comparison "
+            f"villages most on {_fac(top, lang)} (by {gap[top]:.2f}).")
+
+
 def dominance_plot(d: ReportData, lang: Lang = "th") -> Any:
-    """General dominance of each predictor with 95% bootstrap intervals: the six internal factors (left)
-    and the internal vs external composites (right)."""
+    """General dominance of each predictor with 95% bootstrap intervals: the six internal factors (top)
+    and the internal vs external composites (bottom)."""
     import matplotlib.pyplot as plt
 
-    from welfare_eval.report.figures import use_thai_font
+    from welfare_eval.report.figures import MIN_FONT_PT, use_thai_font
 
     use_thai_font()
     t = _res(d, "factors_dominance")
     models = [m for m in ("internal", "composite") if (t["model"] == m).any()]
     sizes = [int((t["model"] == m).sum()) for m in models]
-    fig, axes = plt.subplots(1, len(models), figsize=(9, 0.45 * max(sizes) + 1.6), squeeze=False,
-                             gridspec_kw={"width_ratios": [1.6, 1][: len(models)]})
-    for ax, m in zip(axes[0], models, strict=True):
+    fig, axes = plt.subplots(len(models), 1, figsize=(7.2, 0.42 * sum(sizes) + 1.4 * len(models)), squeeze=False,
+                             gridspec_kw={"height_ratios": sizes})
+    for ax, m in zip(axes[:, 0], models, strict=True):
         s = t[t["model"] == m].sort_values("general", ascending=True, kind="mergesort")
         names = [_fac(str(p), lang) for p in s["predictor"]]
         err = np.vstack([np.clip(s["general"] - s["general_lower"], 0, None),
@@ -256,17 +297,32 @@ def dominance_plot(d: ReportData, lang: Lang = "th") -> Any:
         ax.barh(names, s["general"], xerr=err, capsize=3, color=_PILOT_COLOUR, alpha=0.85)
         for y, (g, p1) in enumerate(zip(s["general_upper"], s["p_top1"], strict=True)):
             if np.isfinite(p1):
-                ax.text(float(g), y, f"  {_pct(p1)}", va="center", fontsize=7, color="#444444")
+                ax.text(float(g), y, f"  {_pct(p1)}", va="center", fontsize=MIN_FONT_PT, color="#444444")
         r = s.iloc[0]
-        head = _lab("factor.internal", lang) if m == "internal" else (
-            "ภายใน vs ภายนอก" if lang == "th" else "Internal vs external")
-        ax.set_title(f"{head}: R² = {r['r2_full']:.2f} (n = {int(r['n'])})", fontsize=9)
-        ax.set_xlabel(_lab("factors.general", lang), fontsize=9)
-    fig.text(0.01, 0.01, ("ตัวเลขท้ายแท่ง: สัดส่วนการสุ่มซ้ำที่ปัจจัยเป็นอันดับ 1" if lang == "th"
-                          else "number after each bar: share of bootstrap resamples in which it ranks first"),
-             fontsize=7, color="#444444")
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+        head = _lab("factor.internal", lang) if m == "internal" else _lab("factors.internal_vs_external", lang)
+        ax.set_title(f"{head}: R² = {r['r2_full']:.2f} (n = {int(r['n'])})", fontsize=MIN_FONT_PT + 1)
+        ax.set_xlabel(_lab("factors.general", lang), fontsize=MIN_FONT_PT)
+        ax.tick_params(labelsize=MIN_FONT_PT)
+        ax.margins(x=0.15)
+    fig.tight_layout()
+    fig.text(0.01, 0.0, _lab("factors.bar_note", lang), fontsize=MIN_FONT_PT, color="#444444", va="top")
     return fig
+
+
+def dominance_alt(d: ReportData, lang: Lang = "th") -> str:
+    """The dominance plot's finding: the top factor, its share of R² and how often it ranks first."""
+    t = _res(d, "factors_dominance")
+    s = t[t["model"] == "internal"].sort_values("rank", kind="mergesort")
+    if s.empty:
+        return _lab("factors.general", lang)
+    r = s.iloc[0]
+    p1 = _pct(r["p_top1"]) if np.isfinite(float(r["p_top1"])) else "—"
+    if lang == "th":
+        return (f"ในปัจจัยภายใน {_fac(str(r['predictor']), lang)} มีอิทธิพลโดยรวมสูงสุด ({_pct(r['share'])} ของ R² = "
+                f"{float(r['r2_full']):.2f}) และเป็นอันดับ 1 ใน {p1} ของการสุ่มซ้ำ ช่วง bootstrap ของปัจจัยต่าง ๆ ทับซ้อนกัน")
+    return (f"Among the internal factors {_fac(str(r['predictor']), lang)} has the largest general dominance "
+            f"({_pct(r['share'])} of R² = {float(r['r2_full']):.2f}) and ranks first in {p1} of resamples; the bootstrap "
+            "intervals overlap.")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -316,7 +372,7 @@ def qca_solution_markdown(d: ReportData, lang: Lang = "th") -> str:
         note = (("; ความครอบคลุมต่ำ: รูปแบบนี้อธิบายหมู่บ้านที่สำเร็จได้เพียงส่วนน้อย" if lang == "th"
                  else "; low coverage: it accounts for only a minority of the successful pilots") if low else "")
         lines.append(f"- **{name}**{more}: {lead}{_solution_words(str(r['solution']), lang)} — "
-                     f"`{r['solution']} → SUCCESS` ({fit}{note})")
+                     f"{formula(str(r['solution']), lang)} → {_lab('factors.success', lang)} ({fit}{note})")
     if bool(first["limited_diversity"]):
         n_rem = int(first["n_remainders"])
         k = len(str(first["conditions"]).split(","))
@@ -392,8 +448,8 @@ def factors_summary_markdown(d: ReportData, lang: Lang = "th") -> str:
         lo, hi = round(float(r["rank_lower"])), round(float(r["rank_upper"]))
         if th:
             return (f"**{_fac(str(r['predictor']), lang)}** (สัดส่วน {_pct(r['share'])} ของ R², ช่วงอันดับ 95% "
-                    f"[{lo}, {hi}], อยู่ใน 3 อันดับแรก {_pct(r['p_top3'])} ของการสุ่มซ้ำ)")
-        return (f"**{_fac(str(r['predictor']), lang)}** ({_pct(r['share'])} of R², 95% rank interval [{lo}, {hi}], "
+                    f"[{lo},{fmt.NBSP}{hi}], อยู่ใน 3 อันดับแรก {_pct(r['p_top3'])} ของการสุ่มซ้ำ)")
+        return (f"**{_fac(str(r['predictor']), lang)}** ({_pct(r['share'])} of R², 95% rank interval [{lo},{fmt.NBSP}{hi}], "
                 f"top three in {_pct(r['p_top3'])} of resamples)")
 
     top = [describe(t.iloc[i]) for i in range(min(3, len(t)))]

@@ -26,12 +26,21 @@ import matplotlib as mpl
 from matplotlib import font_manager
 
 __all__ = [
+    "ARM_STYLE",
+    "MAX_WIDTH_IN",
+    "METHOD_STYLE",
+    "MIN_FONT_PT",
     "THAI_SAMPLE",
+    "TRUTH_STYLE",
+    "WAVE_STYLE",
+    "FigureHTML",
     "check_thai_font",
     "figure",
     "font_files",
     "has_thai_glyphs",
+    "legend_below",
     "savefig",
+    "show",
     "style",
     "use_thai_font",
 ]
@@ -40,6 +49,34 @@ __all__ = [
 THAI_SAMPLE = "กขคงจฉญฎฐณดตถทนบปผพภมยรลวศษสหอฮะาำิีึืุูเแโใไ็่้๊๋์๐๑๒"
 
 _FALLBACK = "DejaVu Sans"
+
+#: Smallest font size (points) of any text in a report figure: at the report's page width (figures are at
+#: most :data:`MAX_WIDTH_IN` inches, shown at 96 px per inch on screen and scaled to about 0.9 in print)
+#: 9 pt stays readable.
+MIN_FONT_PT = 9.0
+#: Widest report figure (inches); wider ones would be scaled down below the readable font size.
+MAX_WIDTH_IN = 7.5
+
+#: Arms and waves are told apart by marker and line style as well as by colour (colour-blind and greyscale
+#: readers). Keys: ``color``, ``marker``, ``linestyle``.
+ARM_STYLE: dict[str, dict[str, Any]] = {
+    "pilot": {"color": "#1f4e79", "marker": "o", "linestyle": "-"},
+    "comparison": {"color": "#c0392b", "marker": "s", "linestyle": "--"},
+}
+WAVE_STYLE: dict[str, dict[str, Any]] = {
+    "baseline": {"color": "#7f8c8d", "marker": "o", "linestyle": ":"},
+    "midline": {"color": "#2e86c1", "marker": "^", "linestyle": "--"},
+    "endline": {"color": "#1f4e79", "marker": "s", "linestyle": "-"},
+}
+#: Inference methods of the impact analysis.
+METHOD_STYLE: dict[str, dict[str, Any]] = {
+    "cr1": {"color": "#7f7f7f", "marker": "o", "linestyle": ":"},
+    "cr2": {"color": "#1f4e79", "marker": "s", "linestyle": "-"},
+    "wild": {"color": "#2e8b57", "marker": "D", "linestyle": "--"},
+    "ri": {"color": "#d35400", "marker": "^", "linestyle": "-."},
+}
+#: The demo's planted truth.
+TRUTH_STYLE: dict[str, Any] = {"color": "#8e0000", "marker": "x", "linestyle": (0, (1, 1))}
 
 
 @cache
@@ -131,6 +168,77 @@ def style() -> None:
             "axes.spines.top": False,
         },
     )
+
+
+def legend_below(fig: Any, handles: list[Any], labels: list[str], *, ncol: int | None = None) -> Any:
+    """One legend for the whole figure, centred *below* the axes (never over the data); ``savefig`` with
+    ``bbox_inches="tight"`` keeps it in the image."""
+    if not handles:
+        return None
+    ncol = ncol or min(len(handles), 3)
+    return fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol,
+                      frameon=False, fontsize=MIN_FONT_PT + 1)
+
+
+class FigureHTML:
+    """A report figure as one ``<img>`` with alt text (``_repr_html_``): what :func:`show` returns.
+
+    Attributes
+    ----------
+    html : str
+        ``<img class="we-fig" src="data:image/png;base64,…" alt="…" width=… height=…>``.
+    alt : str
+        The alt text (the figure's finding, not its caption).
+    png : bytes
+        The image.
+    width, height : int
+        Display size in CSS pixels.
+    """
+
+    def __init__(self, png: bytes, *, alt: str, width: int, height: int) -> None:
+        import base64
+        import html as _html
+
+        self.png, self.alt, self.width, self.height = png, alt, width, height
+        b64 = base64.b64encode(png).decode("ascii")
+        self.html = (f'<img class="we-fig" src="data:image/png;base64,{b64}" alt="{_html.escape(alt, quote=True)}"'
+                     f' width="{width}" height="{height}">')
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+
+def show(fig: Any, *, alt: str, demo: bool = False, lang: str = "th", dpi: int = 192) -> FigureHTML:
+    """The figure as a report image: PNG at ``dpi`` (2× for sharp screens), shown at 96 px per inch, with
+    ``alt`` as its alt text and, for simulated data (``demo``), a banner above the plot saying so. Closes
+    ``fig``.
+
+    Raises
+    ------
+    ValueError
+        If ``alt`` is empty (every report figure states its finding in words).
+    """
+    import io
+    import struct
+
+    import matplotlib.pyplot as plt
+
+    from welfare_eval.reference import label
+
+    if not alt or not alt.strip():
+        raise ValueError("figures.show: give alt text that states what the figure shows (its finding)")
+    if demo:
+        fig.text(0.5, 1.0, label("report.demo_figure", "th" if lang == "th" else "en"), ha="center",
+                 va="bottom", fontsize=MIN_FONT_PT + 1, fontweight="bold", color="#8e0000",
+                 transform=fig.transFigure,
+                 bbox={"boxstyle": "round,pad=0.3", "facecolor": "#fdecea", "edgecolor": "#8e0000", "lw": 0.8})
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.08, facecolor="white")
+    plt.close(fig)
+    png = buf.getvalue()
+    w_px, h_px = struct.unpack(">II", png[16:24])
+    scale = 96.0 / dpi
+    return FigureHTML(png, alt=alt.strip(), width=round(w_px * scale), height=round(h_px * scale))
 
 
 def has_thai_glyphs(font: str | Path | None = None, text: str = THAI_SAMPLE) -> bool:

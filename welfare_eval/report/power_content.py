@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 import welfare_eval.reference as ref
+from welfare_eval.report import fmt
 from welfare_eval.report.data import ReportData
 from welfare_eval.report.impact_content import _num as _impact_num
-from welfare_eval.report.impact_content import _unit as _impact_unit
 from welfare_eval.report.impact_content import outcome_label, planted_effect
 from welfare_eval.report.tables import format_number
 
@@ -62,6 +62,11 @@ def _ci(lo: Any, hi: Any, decimals: int = 2) -> str:
     if lo is None or hi is None or not (math.isfinite(float(lo)) and math.isfinite(float(hi))):
         return ""
     return f"[{_f(lo, decimals)}, {_f(hi, decimals)}]"
+
+
+def _impact_unit(outcome: str, scale: str, lang: Lang) -> str:
+    """The unit word of an effect on ``outcome`` (percentage points for shares, baht; empty when unitless)."""
+    return fmt.unit_word(fmt.unit_of(outcome, scale), change=True, lang=lang)
 
 
 def _units(x: Any, outcome: str, scale: str) -> str:

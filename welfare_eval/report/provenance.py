@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import platform
 import re
-import sys
 import tomllib
 from collections.abc import Iterable, Mapping
 from importlib import metadata
@@ -204,7 +203,6 @@ def appendix_table(
         man.pop("seed", None)
     if run_seed is not None:
         rows.append(("run", "seed", str(run_seed)))
-    rows.append(("run", "executable", sys.executable))
     for key in ("files", "hashes", "sha256"):
         block = man.pop(key, None)
         if isinstance(block, Mapping):

@@ -13,15 +13,18 @@ import numpy as np
 import pandas as pd
 
 import welfare_eval.reference as ref
+from welfare_eval.report import fmt
 from welfare_eval.report.data import ReportData
-from welfare_eval.report.tables import format_number, format_table, suppress_small_cells
+from welfare_eval.report.tables import format_table, suppress_small_cells
 
 __all__ = [
     "change_display",
     "outcomes_display",
+    "receipt_alt",
     "receipt_display",
     "receipt_figure",
     "survey_summary_markdown",
+    "weights_alt",
     "weights_audit_display",
     "weights_figure",
 ]
@@ -29,8 +32,6 @@ __all__ = [
 Lang = Literal["th", "en"]
 _WAVES = tuple(ref.WAVES)
 _ARMS = tuple(ref.ARMS)
-#: Outcomes shown as percentages.
-_SHARES = {"any_welfare", "member_savings_group", "member_welfare_fund", "member_village_fund"}
 
 
 def _lab(key: str, lang: Lang) -> str:
@@ -77,37 +78,51 @@ def weights_figure(d: ReportData, lang: Lang = "th") -> Any:
     """Box plots of the household weights after each weighting step, one panel per wave.
 
     Drawn from the quantiles in ``survey_weight_distribution`` (whiskers at the 5th and 95th
-    percentiles, dots at the minimum and maximum), so no household's weight leaves the analysis.
+    percentiles, dots at the minimum and maximum, a diamond at the mean), so no household's weight leaves the
+    analysis.
     """
     import matplotlib.pyplot as plt
 
-    from welfare_eval.report.figures import use_thai_font
+    from welfare_eval.report.figures import MIN_FONT_PT, use_thai_font
 
     use_thai_font()
     t = _need(d, "survey_weight_distribution")
     waves = [w for w in _WAVES if (t["wave"] == w).any()]
-    fig, axes = plt.subplots(1, len(waves), figsize=(3.6 * len(waves), 4.0), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(waves), figsize=(7.2, 3.8), squeeze=False, sharey=True)
     for ax, w in zip(axes[0], waves, strict=True):
         s = t[t["wave"] == w].reset_index(drop=True)
         stats = [
             {
                 "med": r["q50"], "q1": r["q25"], "q3": r["q75"], "whislo": r["q5"], "whishi": r["q95"],
                 "fliers": [r["q0"], r["q100"]], "mean": r["mean"],
-                "label": _lab(f"survey.step.{r['step']}", lang),
+                "label": _lab(f"survey.step_short.{r['step']}", lang),
             }
             for _, r in s.iterrows()
         ]
         ax.bxp(stats, showmeans=True, showfliers=True, patch_artist=True,
                boxprops={"facecolor": "#d6e4f0", "edgecolor": "#1f4e79"},
                medianprops={"color": "#1f4e79"},
-               meanprops={"marker": "D", "markerfacecolor": "#c0392b", "markeredgecolor": "#c0392b", "markersize": 4})
-        ax.set_title(_lab(f"wave.{w}", lang), fontsize=10)
-        ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+               meanprops={"marker": "D", "markerfacecolor": "#c0392b", "markeredgecolor": "#c0392b", "markersize": 5})
+        ax.set_title(_lab(f"wave.{w}", lang), fontsize=MIN_FONT_PT + 1)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=MIN_FONT_PT)
+        ax.tick_params(axis="y", labelsize=MIN_FONT_PT)
         for lab in ax.get_xticklabels():
             lab.set_horizontalalignment("right")
-    axes[0][0].set_ylabel(_lab("survey.weight", lang))
+    axes[0][0].set_ylabel(_lab("survey.weight", lang), fontsize=MIN_FONT_PT + 1)
     fig.tight_layout()
     return fig
+
+
+def weights_alt(d: ReportData, lang: Lang = "th") -> str:
+    """What the weights figure shows: the range of the final weights and that the steps change them little."""
+    t = _need(d, "survey_weight_distribution")
+    last = t.groupby("wave", sort=False).tail(1)
+    lo, hi = float(last["q0"].min()), float(last["q100"].max())
+    if lang == "th":
+        return (f"น้ำหนักครัวเรือนขั้นสุดท้ายอยู่ระหว่าง {fmt.number(lo, 'ratio')} ถึง {fmt.number(hi, 'ratio')} ในทุกรอบ "
+                "การปรับการไม่ตอบเปลี่ยนน้ำหนักเพียงเล็กน้อย และการปรับเทียบไม่เปลี่ยนน้ำหนัก")
+    return (f"The final household weights range from {fmt.number(lo, 'ratio')} to {fmt.number(hi, 'ratio')} in every "
+            "wave; the nonresponse adjustment changes them little and the calibration not at all.")
 
 
 def receipt_display(
@@ -133,7 +148,7 @@ def receipt_display(
                 continue
             col = f"{_lab(f'arm.{arm}', lang)} · {_lab(f'wave.{w}', lang)}"
             wide_val[col] = [
-                f"{format_number(100 * e, 1)} [{format_number(100 * lo, 1)}, {format_number(100 * hi, 1)}]"
+                fmt.estimate_ci(e, lo, hi, "share")
                 for e, lo, hi in zip(s["estimate"], s["ci_low"], s["ci_high"], strict=True)
             ]
             wide_cnt[f"_n_{col}"] = s[count].astype("int64").tolist()
@@ -149,50 +164,85 @@ def receipt_display(
 
 
 def receipt_figure(d: ReportData, lang: Lang = "th", *, min_count: int | None = None) -> Any:
-    """Weighted share receiving each welfare type by wave (dots with 95% CI), pilot and comparison panels.
+    """Weighted share receiving each welfare type by wave (each wave its own marker and line style, 95% CI),
+    pilot and comparison panels; one legend below.
 
     Estimates based on fewer than ``min_count`` respondents are not drawn.
     """
     min_count = d.min_cell if min_count is None else min_count
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
-    from welfare_eval.report.figures import use_thai_font
+    from welfare_eval.report.figures import MIN_FONT_PT, WAVE_STYLE, legend_below, use_thai_font
 
     use_thai_font()
     t = _need(d, "survey_receipt")
     codes = list(ref.welfare_types()["code"])
     waves = [w for w in _WAVES if (t["wave"] == w).any()]
-    colors = {"baseline": "#7f8c8d", "midline": "#2e86c1", "endline": "#1f4e79"}
-    fig, axes = plt.subplots(1, 2, figsize=(9.0, 4.2), sharex=True, sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, 2, figsize=(7.4, 4.4), sharex=True, sharey=True, squeeze=False)
     pos = np.arange(len(codes))[::-1]
-    offs = np.linspace(0.22, -0.22, len(waves)) if len(waves) > 1 else np.zeros(1)  # first wave on top
+    offs = np.linspace(0.25, -0.25, len(waves)) if len(waves) > 1 else np.zeros(1)  # first wave on top
     for ax, arm in zip(axes[0], _ARMS, strict=True):
         for k, w in enumerate(waves):
+            st = WAVE_STYLE.get(w, {"color": None, "marker": "o", "linestyle": "-"})
             s = t[(t["arm"] == arm) & (t["wave"] == w)].set_index("welfare_type").reindex(codes)
             ok = (s["n"] >= min_count).to_numpy()
             e = 100 * s["estimate"].to_numpy(dtype=float)
             lo = 100 * s["ci_low"].to_numpy(dtype=float)
             hi = 100 * s["ci_high"].to_numpy(dtype=float)
-            ax.errorbar(
-                e[ok], pos[ok] + offs[k], xerr=[(e - lo)[ok], (hi - e)[ok]], fmt="o", ms=4, capsize=2,
-                color=colors.get(w, None), label=_lab(f"wave.{w}", lang),
+            eb = ax.errorbar(
+                e[ok], pos[ok] + offs[k], xerr=[(e - lo)[ok], (hi - e)[ok]], fmt=st["marker"], ms=4.5, capsize=2,
+                color=st["color"], lw=1.2,
             )
-        ax.set_title(_lab(f"arm.{arm}", lang), fontsize=10)
-        ax.set_yticks(pos, [_lab(f"welfare.{c}", lang) for c in codes])
-        ax.set_xlabel(f"{_lab('survey.share_receiving', lang)} (%)")
+            eb[-1][0].set_linestyle(st["linestyle"])
+        ax.set_title(_lab(f"arm.{arm}", lang), fontsize=MIN_FONT_PT + 1)
+        ax.set_yticks(pos, [_lab(f"welfare.{c}", lang) for c in codes], fontsize=MIN_FONT_PT)
+        ax.set_xlabel(f"{_lab('survey.share_receiving', lang)} (%)", fontsize=MIN_FONT_PT)
+        ax.tick_params(axis="x", labelsize=MIN_FONT_PT)
         ax.set_xlim(left=0)
         ax.grid(axis="x", alpha=0.3)
-    axes[0][1].legend(fontsize=8, loc="lower right")
     fig.tight_layout()
+    handles = [Line2D([], [], color=WAVE_STYLE[w]["color"], marker=WAVE_STYLE[w]["marker"], ls=WAVE_STYLE[w]["linestyle"])
+               for w in waves if w in WAVE_STYLE]
+    legend_below(fig, handles, [_lab(f"wave.{w}", lang) for w in waves if w in WAVE_STYLE])
     return fig
 
 
-def _fmt_value(y: str, v: float) -> str:
-    if y in _SHARES:
-        return f"{format_number(100 * v, 1)}%"
-    if y in ("savings", "debt", "welfare_amount"):
-        return format_number(v, 0)
-    return format_number(v, 2)
+def receipt_alt(d: ReportData, lang: Lang = "th") -> str:
+    """The receipt figure's finding: the types whose share rose most in pilot villages from the first to the
+    last wave, against the comparison villages."""
+    t = _need(d, "survey_receipt")
+    waves = [w for w in _WAVES if (t["wave"] == w).any()]
+    first, last = waves[0], waves[-1]
+    wide = t.pivot_table(index=["welfare_type", "arm"], columns="wave", values="estimate", aggfunc="first")
+    ch: dict[str, dict[str, float]] = {
+        str(k): {str(a): float(x) for a, x in row.items()}
+        for k, row in (wide[last] - wide[first]).unstack("arm").to_dict("index").items()
+    }
+    gap = sorted(ch, key=lambda c: -(ch[c].get("pilot", 0.0) - ch[c].get("comparison", 0.0)))
+    top = gap[:2]
+    if lang == "th":
+        items = " และ".join(f"{_lab('welfare.' + c, lang)} ({fmt.number(ch[c]['pilot'], 'share', signed=True)} จุดร้อยละ "
+                           f"เทียบกับ {fmt.number(ch[c]['comparison'], 'share', signed=True)})" for c in top)
+        return f"จากรอบแรกถึงรอบสุดท้าย สัดส่วนครัวเรือนที่ได้รับสวัสดิการในหมู่บ้านนำร่องเพิ่มขึ้นมากที่สุดเมื่อเทียบกับหมู่บ้านเปรียบเทียบในประเภท {items}"
+    items = " and ".join(f"{_lab('welfare.' + c, lang)} ({fmt.number(ch[c]['pilot'], 'share', signed=True)} percentage points "
+                         f"against {fmt.number(ch[c]['comparison'], 'share', signed=True)})" for c in top)
+    return (f"From the first to the last wave, the share of households receiving welfare rose most in pilot villages "
+            f"relative to comparison villages for {items}.")
+
+
+def _fmt_value(y: str, v: float, *, change: bool = False) -> str:
+    """A level (shares as %) or a change (shares in percentage points, no % sign), rounded by unit."""
+    u = fmt.unit_of(y)
+    text = fmt.number(v, u, signed=change)
+    return text + ("%" if u == "share" and not change else "")
+
+
+def _outcome_unit(y: str, lang: Lang, *, change: bool = False) -> str:
+    u = fmt.unit_of(y)
+    name = _lab(f"outcome.{y}", lang)
+    word = fmt.unit_word(u, change=change, lang=lang)
+    return f"{name} ({word})" if u in ("share", "percent") and word else name
 
 
 def outcomes_display(d: ReportData, lang: Lang = "th", *, min_count: int | None = None) -> pd.DataFrame:
@@ -210,32 +260,34 @@ def outcomes_display(d: ReportData, lang: Lang = "th", *, min_count: int | None 
                 continue
             col = f"{_lab(f'arm.{arm}', lang)} · {_lab(f'wave.{w}', lang)}"
             vals[col] = [
-                f"{_fmt_value(y, e)} [{_fmt_value(y, lo)}, {_fmt_value(y, hi)}]"
+                f"{_fmt_value(y, e)} {fmt.interval(lo, hi, fmt.unit_of(y))}"
                 for y, e, lo, hi in zip(outcomes, s["estimate"], s["ci_low"], s["ci_high"], strict=True)
             ]
             cnts[f"_n_{col}"] = s["n"].fillna(0).astype("int64").tolist()
             tied[col] = f"_n_{col}"
-    tab = pd.DataFrame({**vals, **cnts}, index=[_lab(f"outcome.{y}", lang) for y in outcomes])
+    tab = pd.DataFrame({**vals, **cnts}, index=[_outcome_unit(y, lang) for y in outcomes])
     tab.index.name = _lab("outcome", lang)
     tab = suppress_small_cells(tab, count_cols=list(cnts), min_count=min_count, value_cols=tied, hide_counts=True)
     return tab.drop(columns=list(cnts))
 
 
 def change_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
-    """Change baseline → endline of each outcome by arm: estimate, 95% CI, SE, correlation between waves."""
+    """Change baseline → endline of each outcome by arm: estimate, 95% CI, SE, correlation between waves
+    (changes in shares in percentage points)."""
     t = _need(d, "survey_change")
     t = t[~t["outcome"].str.startswith("received_")]
     rows = []
     for _, r in t.iterrows():
         y = str(r["outcome"])
+        u = fmt.unit_of(y)
         rows.append(
             {
-                _lab("outcome", lang): _lab(f"outcome.{y}", lang),
+                _lab("outcome", lang): _outcome_unit(y, lang, change=True),
                 _lab("arm", lang): _lab(f"arm.{r['arm']}", lang),
-                _lab("survey.change", lang): _fmt_value(y, r["estimate"]),
-                _lab("ci", lang): f"[{_fmt_value(y, r['ci_low'])}, {_fmt_value(y, r['ci_high'])}]",
-                _lab("std_error", lang): _fmt_value(y, r["std_error"]),
-                "r": format_number(r.get("corr_between_waves", np.nan), 2, na="—"),
+                _lab("survey.change", lang): _fmt_value(y, r["estimate"], change=True),
+                _lab("ci", lang): fmt.interval(r["ci_low"], r["ci_high"], u),
+                _lab("std_error", lang): fmt.number(r["std_error"], u),
+                "r": fmt.number(r.get("corr_between_waves", np.nan), "ratio"),
             }
         )
     return pd.DataFrame(rows)
@@ -259,19 +311,14 @@ def survey_summary_markdown(d: ReportData, lang: Lang = "th") -> str:
         if len(rec)
         else rec
     )
-    pct = lambda v: f"{format_number(100 * float(v), 1)}%"  # noqa: E731
+    pct = fmt.percent
+    del inference  # the design is explained in the section text; this paragraph gives the numbers only
+    ci_p = (fmt.interval(_f(ch.loc["pilot", "ci_low"]), _f(ch.loc["pilot", "ci_high"]), "share")
+            if len(ch) == 2 else "")
     if lang == "th":
-        design = (
-            "หมู่บ้านศึกษา 36 หมู่บ้านถูกเลือกแบบเจาะจง จึงถือเป็นหน่วยที่ถูกเลือกแน่นอน (certainty PSU) "
-            "และการอนุมานเป็นการอนุมานถึงครัวเรือนทั้งหมดของหมู่บ้านเหล่านี้ ส่วนครัวเรือนสุ่มอย่างง่ายในแต่ละหมู่บ้าน "
-            "(ใช้ค่าปรับแก้ประชากรจำกัด 1 − n/N)"
-            if inference == "finite"
-            else "ความคลาดเคลื่อนคำนวณโดยใช้หมู่บ้านเป็นหน่วยตัวอย่างขั้นแรกและคู่เปรียบเทียบเป็นชั้นภูมิ (องศาอิสระ 18)"
-        )
         parts = [
-            f"น้ำหนักครัวเรือน = N/n ปรับการไม่ตอบภายในหมู่บ้าน × รอบการสำรวจ ผลรวมน้ำหนักในแต่ละหมู่บ้านเท่ากับจำนวนครัวเรือนของหมู่บ้าน "
-            f"(รวม {format_number(n_hh, 0)} ครัวเรือนต่อรอบ) design effect จากความผันแปรของน้ำหนัก (Kish) "
-            f"{format_number(kd_lo, 2)}–{format_number(kd_hi, 2)} {design}"
+            f"ผลรวมน้ำหนักของแต่ละรอบเท่ากับจำนวนครัวเรือนของ 36 หมู่บ้าน ({fmt.count(n_hh)} ครัวเรือน) และ design effect "
+            f"จากความผันแปรของน้ำหนัก (Kish) อยู่ระหว่าง {fmt.number(kd_lo, 'ratio')} ถึง {fmt.number(kd_hi, 'ratio')}"
         ]
         if len(aw) == 2:
             parts.append(
@@ -280,9 +327,9 @@ def survey_summary_markdown(d: ReportData, lang: Lang = "th") -> str:
             )
         if len(ch) == 2:
             parts.append(
-                f"เปลี่ยนแปลงจากรอบก่อนดำเนินโครงการ {format_number(100 * _f(ch.loc['pilot', 'estimate']), 1)} จุดร้อยละ "
-                f"(95% CI [{format_number(100 * _f(ch.loc['pilot', 'ci_low']), 1)}, {format_number(100 * _f(ch.loc['pilot', 'ci_high']), 1)}]) "
-                f"ในหมู่บ้านนำร่อง และ {format_number(100 * _f(ch.loc['comparison', 'estimate']), 1)} จุดร้อยละ ในหมู่บ้านเปรียบเทียบ "
+                f"เปลี่ยนแปลงจากรอบก่อนดำเนินโครงการ {fmt.number(_f(ch.loc['pilot', 'estimate']), 'share', signed=True)} จุดร้อยละ "
+                f"(ช่วงความเชื่อมั่น 95% {ci_p}) ในหมู่บ้านนำร่อง และ "
+                f"{fmt.number(_f(ch.loc['comparison', 'estimate']), 'share', signed=True)} จุดร้อยละ ในหมู่บ้านเปรียบเทียบ "
                 "(ผลต่างเชิงพรรณนา ไม่ใช่ผลของโครงการ)"
             )
         if len(top):
@@ -291,27 +338,20 @@ def survey_summary_markdown(d: ReportData, lang: Lang = "th") -> str:
                 + ", ".join(f"{_lab('welfare.' + str(r['welfare_type']), 'th')} ({pct(r['estimate'])})" for _, r in top.iterrows())
             )
         return " ".join(parts) + "\n"
-    design = (
-        "the 36 study villages were chosen purposively, so they are certainty PSUs and inference is to all "
-        "households of these villages; households are a simple random sample within each village (fpc 1 − n/N)"
-        if inference == "finite"
-        else "standard errors treat villages as PSUs and matched pairs as strata (18 df)"
-    )
     parts = [
-        f"Household weights are N/n adjusted for nonresponse within village × wave; they add up to each "
-        f"village's number of households ({format_number(n_hh, 0)} households per wave); the Kish design "
-        f"effect of the weights is {format_number(kd_lo, 2)}–{format_number(kd_hi, 2)}. Design: {design}."
+        f"The weights of each wave add up to the {fmt.count(n_hh)} households of the 36 villages; the Kish design "
+        f"effect of the weights is {fmt.number(kd_lo, 'ratio')}–{fmt.number(kd_hi, 'ratio')}"
     ]
     if len(aw) == 2:
         parts.append(
-            f"At {_lab(f'wave.{last}', 'en').lower()}, {pct(_f(aw.loc['pilot', 'estimate']))} of households in pilot villages "
-            f"and {pct(_f(aw.loc['comparison', 'estimate']))} in comparison villages received some community welfare"
+            f"At {_lab(f'wave.{last}', 'en').split(' (')[0].lower()}, {pct(_f(aw.loc['pilot', 'estimate']))} of households in "
+            f"pilot villages and {pct(_f(aw.loc['comparison', 'estimate']))} in comparison villages received some community welfare"
         )
     if len(ch) == 2:
         parts.append(
-            f"Since baseline the share changed by {format_number(100 * _f(ch.loc['pilot', 'estimate']), 1)} percentage points in pilot villages "
-            f"(95% CI [{format_number(100 * _f(ch.loc['pilot', 'ci_low']), 1)}, {format_number(100 * _f(ch.loc['pilot', 'ci_high']), 1)}]) "
-            f"and {format_number(100 * _f(ch.loc['comparison', 'estimate']), 1)} points in comparison villages "
+            f"Since baseline the share changed by {fmt.number(_f(ch.loc['pilot', 'estimate']), 'share', signed=True)} "
+            f"percentage points in pilot villages (95% CI {ci_p}) and by "
+            f"{fmt.number(_f(ch.loc['comparison', 'estimate']), 'share', signed=True)} points in comparison villages "
             "(a descriptive change, not a programme effect)"
         )
     if len(top):

@@ -30,11 +30,14 @@ Disclosure rule implemented by :func:`suppress_small_cells`
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+
+from welfare_eval.report import fmt
 
 __all__ = [
     "format_number",
@@ -322,13 +325,13 @@ def suppress_small_cells(
 
 
 # --------------------------------------------------------------------------------------------------
-# Formatting
+# Formatting (the rules live in welfare_eval.report.fmt; these are the table-level helpers)
 # --------------------------------------------------------------------------------------------------
 def format_number(x: Any, decimals: int = 2, *, thousands: bool = True, na: str = "") -> str:
-    """``1234.5 → "1,234.50"``; strings pass through unchanged, missing values become ``na``."""
+    """``1234.5 → "1,234.50"``, negatives with the U+2212 minus; strings pass through, missing → ``na``."""
     if isinstance(x, str):
         return x
-    if x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA or x is pd.NaT:
+    if fmt.is_missing(x):
         return na
     try:
         v = float(x)
@@ -337,25 +340,14 @@ def format_number(x: Any, decimals: int = 2, *, thousands: bool = True, na: str 
     if math.isnan(v):
         return na
     if math.isinf(v):
-        return "∞" if v > 0 else "-∞"
-    sep = "," if thousands else ""
-    text = f"{v:{sep}.{decimals}f}"
-    return "0" + text[2:] if text.startswith("-0") and float(text) == 0 else text
+        return "∞" if v > 0 else fmt.MINUS + "∞"
+    return fmt._plain(v, decimals, thousands=thousands)
 
 
 def format_p(p: Any, *, digits: int = 3, na: str = "") -> str:
-    """p-values: ``"< 0.001"`` below ``10**-digits``, else rounded to ``digits`` decimals."""
-    if isinstance(p, str):
-        return p
-    if p is None or p is pd.NA or (isinstance(p, float) and math.isnan(p)):
-        return na
-    v = float(p)
-    if not 0.0 <= v <= 1.0 + 1e-12:
-        raise ValueError(f"format_p: {v} is not a probability")
-    floor = 10.0**-digits
-    if v < floor:
-        return f"< {floor:.{digits}f}"
-    return f"{min(v, 1.0):.{digits}f}"
+    """p-values: ``"< 0.001"`` (no-break space) below ``10**-digits``, else ``digits`` decimals
+    (:func:`welfare_eval.report.fmt.p_value`)."""
+    return fmt.p_value(p, digits=digits, na=na)
 
 
 def _is_number(v: Any) -> bool:
@@ -376,12 +368,15 @@ def format_table(
     int_cols: Sequence[str] | None = None,
     p_cols: Sequence[str] | None = None,
     pct_cols: Sequence[str] | None = None,
+    df_cols: Sequence[str] | None = None,
+    units: Mapping[str, str] | None = None,
     keys: Mapping[str, str] | None = None,
     thousands: bool = True,
     na: str = "",
     translate_index: bool = True,
 ) -> pd.DataFrame:
-    """A display copy of ``df``: numbers as strings, headers translated.
+    """A display copy of ``df``: numbers as strings by the rules of :mod:`welfare_eval.report.fmt`,
+    headers translated.
 
     Parameters
     ----------
@@ -389,7 +384,7 @@ def format_table(
     lang : {"th", "en", "both"}
         Header language; headers are ``welfare_eval.reference.label(key, lang, default=column)``.
     decimals : int or mapping, default 2
-        Fixed decimals for float columns (per column with a mapping; others get 2).
+        Fixed decimals for float columns without a unit (per column with a mapping; others get 2).
     int_cols : list, optional
         Columns shown without decimals (default: integer dtypes).
     p_cols : list, optional
@@ -397,6 +392,12 @@ def format_table(
         ``pvalue``, ``p_adj``, ….
     pct_cols : list, optional
         Proportions shown as percentages (``0.123 → "12.3%"``, 1 decimal unless in ``decimals``).
+    df_cols : list, optional
+        Degrees of freedom (whole numbers without decimals, fractional df with one). Default: a column
+        named ``df``.
+    units : mapping, optional
+        Unit per column (``{"mean_income": "baht"}``; see :data:`welfare_eval.report.fmt.UNITS`): the value
+        is rounded by its unit (shares ×100).
     keys : mapping, optional
         Label key per column when it differs from the column name (e.g. ``{"y": "outcome.savings"}``).
     thousands : bool, default True
@@ -409,8 +410,10 @@ def format_table(
     from welfare_eval.reference import label
 
     keys = dict(keys or {})
+    units = dict(units or {})
     p_set = set(p_cols) if p_cols is not None else {c for c in df.columns if str(c).lower() in _P_NAMES}
     pct_set = set(pct_cols or ())
+    df_set = set(df_cols) if df_cols is not None else {c for c in df.columns if str(c) == "df"}
     if int_cols is not None:
         int_set = set(int_cols)
     else:
@@ -418,16 +421,24 @@ def format_table(
     dec_map = dict(decimals) if isinstance(decimals, Mapping) else {}
     dec_default = 2 if isinstance(decimals, Mapping) else int(decimals)
     out = pd.DataFrame(index=df.index)
+
+    def missing(v: Any) -> bool:
+        return not isinstance(v, str) and fmt.is_missing(v)
+
     for col in df.columns:
         s = df[col]
         if col in p_set:
-            out[col] = [format_p(v, na=na) for v in s]
+            out[col] = [fmt.p_value(v, na=na) for v in s]
+        elif col in df_set:
+            out[col] = [v if isinstance(v, str) else fmt.df(v, na=na) for v in s]
+        elif col in units:
+            out[col] = [v if isinstance(v, str) else fmt.number(v, units[col], na=na) for v in s]
         elif col in pct_set:
             d = dec_map.get(col, 1)
             out[col] = [
                 v
                 if isinstance(v, str)
-                else (na if pd.isna(v) else f"{format_number(100 * float(v), d, thousands=thousands)}%")
+                else (na if missing(v) else f"{format_number(100 * float(v), d, thousands=thousands)}%")
                 for v in s
             ]
         elif col in int_set:
@@ -445,11 +456,11 @@ def format_table(
             out[col] = [
                 format_number(v, d, thousands=thousands, na=na)
                 if _is_number(v)
-                else (na if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else str(v))
+                else (na if missing(v) else str(v))
                 for v in s
             ]
         else:
-            out[col] = [na if pd.isna(v) else str(v) for v in s]
+            out[col] = [na if missing(v) else str(v) for v in s]
     out.columns = [label(keys.get(str(c), str(c)), lang, default=str(c)) for c in df.columns]
     if translate_index:
         names = [
@@ -468,17 +479,74 @@ class HtmlTable(str):
         return str(self)
 
 
-def html_table(
-    df: pd.DataFrame, *, index: bool = False, caption: str | None = None, classes: str = "we-table"
-) -> HtmlTable:
-    """The table as HTML for a report cell (no index by default, no inline styles).
+#: A cell that reads as a number: digits with separators, signs, brackets, %, "<", the markers x and —.
+_NUMERIC_CELL = re.compile(
+    r"^[\s\u00a0]*(?:[<>≤≥]?[\s\u00a0]*[+\-\u2212]?[\d,]*\.?\d+%?|x|—|–|-|∞|\u2212∞)"
+    r"(?:[\s\u00a0]*\[[^\]]*\])?[\s\u00a0]*$"
+)
 
-    Returns an :class:`HtmlTable`, a ``str`` that notebooks and the report renderer show as a table.
-    Text is HTML-escaped.
+
+def _numeric_column(values: Sequence[Any]) -> bool:
+    """All cells read as numbers (identifiers such as 8-digit village codes do not: they are text)."""
+    texts = [str(v) for v in values if not fmt.is_missing(v) and str(v).strip()]
+    if texts and all(t.strip().isdigit() and len(t.strip()) >= 6 for t in texts):
+        return False
+    return bool(texts) and all(_NUMERIC_CELL.match(t) for t in texts) and any(
+        any(ch.isdigit() for ch in t) for t in texts
+    )
+
+
+def html_table(
+    df: pd.DataFrame,
+    *,
+    index: bool = False,
+    caption: str | None = None,
+    classes: str = "we-table",
+    row_headers: bool = True,
+) -> HtmlTable:
+    """The table as accessible HTML for a report cell.
+
+    ``<thead>`` cells are ``<th scope="col">``; the row labels (the index with ``index=True``, else the first
+    column, unless ``row_headers=False``) are ``<th scope="row">``; columns whose cells all read as numbers get
+    ``class="num"`` (right-aligned in the report's CSS), text columns stay left-aligned. ``caption`` becomes a
+    ``<caption>`` (the report renderer fills it from the figure/table caption otherwise). Text is HTML-escaped;
+    no inline styles. Returns an :class:`HtmlTable`, a ``str`` that notebooks and the renderer show as a table.
     """
     import html as _html
 
-    text = df.to_html(index=index, border=0, classes=classes, escape=True, na_rep="")
+    esc = _html.escape
+    data = df.reset_index() if index else df
+    if isinstance(data.columns, pd.MultiIndex):
+        headers = [" · ".join(str(p) for p in col if str(p)) for col in data.columns]
+    else:
+        headers = ["" if c is None else str(c) for c in data.columns]
+    n_cols = len(headers)
+    cols = [data.iloc[:, j].tolist() for j in range(n_cols)]
+    numeric = [_numeric_column(c) for c in cols]
+    first_is_header = row_headers and n_cols > 0
+    if first_is_header:
+        numeric[0] = False
+
+    def cell_text(v: Any) -> str:
+        return "" if fmt.is_missing(v) else esc(str(v))
+
+    parts = [f'<table class="{esc(classes)}">']
     if caption:
-        text = text.replace(">", f"><caption>{_html.escape(caption)}</caption>", 1)
-    return HtmlTable(text)
+        parts.append(f"<caption>{esc(caption)}</caption>")
+    parts.append("<thead><tr>")
+    for j, h in enumerate(headers):
+        cls = ' class="num"' if numeric[j] else ""
+        parts.append(f'<th scope="col"{cls}>{esc(h)}</th>')
+    parts.append("</tr></thead><tbody>")
+    for i in range(len(data)):
+        parts.append("<tr>")
+        for j in range(n_cols):
+            text = cell_text(cols[j][i])
+            if j == 0 and first_is_header:
+                parts.append(f'<th scope="row">{text}</th>')
+            else:
+                cls = ' class="num"' if numeric[j] else ""
+                parts.append(f"<td{cls}>{text}</td>")
+        parts.append("</tr>")
+    parts.append("</tbody></table>")
+    return HtmlTable("".join(parts))
