@@ -234,7 +234,9 @@ def test_math_numbers_and_draws(pages: dict[str, str]) -> None:
 def _figures(data: Any, lang: str) -> list[tuple[str, Any, str]]:
     from welfare_eval.report import content as C
     from welfare_eval.report import factors_content as FC
+    from welfare_eval.report import funds_content as FU
     from welfare_eval.report import impact_content as IC
+    from welfare_eval.report import power_content as PC
     from welfare_eval.report import survey_content as SC
 
     return [
@@ -247,6 +249,10 @@ def _figures(data: Any, lang: str) -> list[tuple[str, Any, str]]:
         ("sensitivity", IC.sensitivity_plot(data, lang), IC.sensitivity_alt(data, lang)),
         ("profile", FC.factor_profile_plot(data, lang), FC.factor_profile_alt(data, lang)),
         ("dominance", FC.dominance_plot(data, lang), FC.dominance_alt(data, lang)),
+        ("power-planning", PC.planning_plot(data, lang), PC.planning_alt(data, lang)),
+        ("power-simulation", PC.simulation_plot(data, lang), PC.simulation_alt(data, lang)),
+        ("funds-trend", FU.trend_plot(data, lang), FU.trend_alt(data, lang)),
+        ("funds-fan", FU.fan_plot(data, lang), FU.fan_alt(data, lang)),
     ]
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 import welfare_eval.reference as ref
-from welfare_eval.report.tables import format_number
+from welfare_eval.report import fmt
 
 if TYPE_CHECKING:
     from welfare_eval.report.data import ReportData
@@ -26,17 +26,23 @@ __all__ = [
     "alarms_display",
     "assumptions_display",
     "demand_display",
+    "fan_alt",
     "fan_plot",
+    "funds_source",
     "funds_summary_markdown",
     "has_funds",
     "has_progress",
     "indicators_display",
     "method_markdown",
+    "no_funds_display",
     "progress_late_display",
     "progress_markdown",
+    "progress_off_display",
     "progress_regions_display",
     "projection_display",
+    "scenarios_display",
     "stress_display",
+    "trend_alt",
     "trend_plot",
 ]
 
@@ -52,24 +58,29 @@ def _missing(x: Any) -> bool:
     return x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x))
 
 
+def _num(x: Any, decimals: int = 2) -> str:
+    """A plain number with ``decimals`` places (:func:`welfare_eval.report.fmt.number`)."""
+    return fmt.number(x, places=decimals)
+
+
 def _baht(x: Any) -> str:
     """Whole baht with thousands separators."""
-    return "—" if _missing(x) else format_number(float(x), 0)
+    return "—" if _missing(x) else fmt.number(float(x), "baht")
 
 
 def _ratio(x: Any, decimals: int = 2) -> str:
-    return "—" if _missing(x) else format_number(float(x), decimals)
+    return "—" if _missing(x) else fmt.number(float(x), "ratio", places=decimals)
 
 
 def _pct(x: Any, decimals: int = 1) -> str:
     """A 0–1 share as a percentage."""
-    return "—" if _missing(x) else f"{format_number(100.0 * float(x), decimals)}%"
+    return "—" if _missing(x) else fmt.percent(float(x), places=decimals)
 
 
 def _months(x: Any) -> str:
     if _missing(x):
         return "—"
-    return "∞" if math.isinf(float(x)) else format_number(float(x), 1)
+    return "∞" if math.isinf(float(x)) else fmt.number(float(x), places=1)
 
 
 def _years(x: Any, lang: Lang) -> str:
@@ -78,11 +89,11 @@ def _years(x: Any, lang: Lang) -> str:
         return "—"
     if math.isinf(float(x)):
         return _lab("funds.not_within", lang)
-    return format_number(float(x), 1)
+    return _num(float(x), 1)
 
 
 def _prob(x: Any) -> str:
-    return "—" if _missing(x) else format_number(float(x), 2)
+    return "—" if _missing(x) else _num(float(x), 2)
 
 
 def _lab(key: str, lang: Lang) -> str:
@@ -138,6 +149,55 @@ def _no_funds(lang: Lang) -> str:
 def has_progress(d: ReportData) -> bool:
     """Whether the report carries the monitoring store's progress tables."""
     return "progress_villages" in d.results and "progress_info" in d.results
+
+
+def _no_progress(lang: Lang) -> str:
+    return ("ฐานข้อมูลติดตามความก้าวหน้ายังไม่มีรายงานรายไตรมาส นำเข้าแบบรายงานที่จังหวัดส่งมาด้วย "
+            "`welfare-eval monitor import` แล้วสร้างรายงานใหม่" if lang == "th" else
+            "The monitoring database holds no quarterly reports yet: import the provinces' forms with "
+            "`welfare-eval monitor import` and build the report again")
+
+
+def no_funds_display(lang: Lang = "th") -> pd.DataFrame:
+    """The one-cell table shown in place of a fund table when the fund analysis was not run."""
+    return pd.DataFrame({_lab("power.note", lang): [_no_funds(lang)]})
+
+
+def progress_off_display(lang: Lang = "th") -> pd.DataFrame:
+    """The one-cell table shown in place of a progress table when the monitoring store holds no reports."""
+    return pd.DataFrame({_lab("power.note", lang): [_no_progress(lang).replace("`", "")]})
+
+
+def funds_source(d: ReportData, kind: Literal["books", "projection", "progress"], lang: Lang = "th") -> str:
+    """The caption's source line with N (markdown span ``[…]{.caption-source}``): ``books`` (the welfare-fund
+    books of the savings-group records), ``projection`` (books, household survey and the plan's assumptions) or
+    ``progress`` (the monitoring database)."""
+    th = lang == "th"
+    demo = (" (ข้อมูลจำลอง)" if th else " (simulated data)") if d.is_demo else ""
+    if kind == "progress":
+        if not has_progress(d):
+            text = "ที่มา: ฐานข้อมูลติดตามความก้าวหน้า (ยังไม่มีรายงาน)" if th else "Source: monitoring database (no reports yet)."
+        else:
+            info = d.results["progress_info"].iloc[0]
+            n = len(d.results["progress_villages"])
+            text = (f"ที่มา: ฐานข้อมูลติดตามความก้าวหน้า{demo} ไตรมาส {info['period_be']}; N = {n} หมู่บ้านนำร่อง" if th
+                    else f"Source: monitoring database{demo}, quarter {info['period']}; N = {n} pilot villages.")
+        return "[" + text + "]{.caption-source}"
+    if not has_funds(d):
+        return "[" + ("ที่มา: ผลการวิเคราะห์" if th else "Source: analysis results.") + "]{.caption-source}"
+    ind = _res(d, "funds_indicators")
+    nv, ny = fmt.count(ind["village_id"].nunique()), fmt.count(len(ind))
+    if kind == "books":
+        text = (f"ที่มา: บัญชีกองทุนสวัสดิการในบันทึกรายปีของกลุ่มออมทรัพย์เพื่อการผลิต{demo}; N = {ny} หมู่บ้าน-ปี ใน {nv} หมู่บ้าน"
+                if th else f"Source: welfare-fund books in the yearly savings-group records{demo}; N = {ny} village-years in "
+                f"{nv} villages.")
+    else:
+        draws = fmt.count(int(_plan(d).get("draws", 0)))
+        text = (f"ที่มา: บัญชีกองทุนสวัสดิการ การสำรวจครัวเรือน และสมมติฐานในแผนการวิเคราะห์{demo}; N = {nv} หมู่บ้าน "
+                f"การสุ่ม {draws} รอบ" if th else
+                f"Source: welfare-fund books, household survey and the analysis plan's assumptions{demo}; N = {nv} villages, "
+                f"{draws} draws.")
+    return "[" + text + "]{.caption-source}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -241,7 +301,8 @@ def funds_summary_markdown(d: ReportData, lang: Lang = "th") -> str:
 # Tables
 # --------------------------------------------------------------------------------------------------
 def indicators_display(d: ReportData, lang: Lang = "th", *, years: int = 3) -> pd.DataFrame:
-    """Pilot vs comparison in the last ``years`` years: sums by arm and year with ratios of sums."""
+    """Pilot vs comparison in the last ``years`` years: sums by arm and year with ratios of sums; one row per
+    indicator, one column per arm and year (narrow enough for the page)."""
     if not has_funds(d):
         return pd.DataFrame()
     t = _res(d, "funds_by_arm")
@@ -251,9 +312,7 @@ def indicators_display(d: ReportData, lang: Lang = "th", *, years: int = 3) -> p
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(t["profit"] > 0, t["welfare_allocation"] / t["profit"], np.nan)
         reserve = np.where(t["payouts"] > 0, t["closing"] / (t["payouts"] / 12.0), np.nan)
-    return pd.DataFrame({
-        _lab("arm", lang): [_arm(a, lang) for a in t["arm"]],
-        _lab("funds.year", lang): [str(int(y)) for y in t["year"]],
+    rows: dict[str, list[str]] = {
         _lab("funds.villages", lang): [str(int(n)) for n in t["n_villages"]],
         _lab("funds.profit", lang): [_baht(x) for x in t["profit"]],
         _lab("funds.welfare_share", lang): [_pct(x) for x in share],
@@ -265,13 +324,22 @@ def indicators_display(d: ReportData, lang: Lang = "th", *, years: int = 3) -> p
         _lab("funds.reserve_months", lang): [_months(x) for x in reserve],
         _lab("funds.n_over_allocation", lang): [str(int(x)) for x in t["n_paying_over_allocation"]],
         _lab("funds.n_over_income", lang): [str(int(x)) for x in t["n_paying_over_income"]],
-    })
+    }
+    cols = [f"{_arm(a, lang)} {int(y)}" for a, y in zip(t["arm"], t["year"], strict=True)]
+    out = pd.DataFrame({_lab("funds.indicator", lang): list(rows)})
+    for k, c in enumerate(cols):
+        out[c] = [v[k] for v in rows.values()]
+    return out
 
 
-def alarms_display(d: ReportData, lang: Lang = "th", *, all_villages: bool = False) -> pd.DataFrame:
+def alarms_display(d: ReportData, lang: Lang = "th", *, all_villages: bool = False,
+                   part: Literal["books", "projection"] | None = None) -> pd.DataFrame:
     """Villages with an alarm (``all_villages``: every village), worst first: latest reserve, years paying more
     than income, the baseline projection (probability of running out, median years, sustainable level) and the
-    alarms raised."""
+    alarms raised. ``part="books"`` keeps the village, its latest books and the alarms raised;
+    ``part="projection"`` the village, the projection and the status (two tables that fit the page)."""
+    if part not in (None, "books", "projection"):
+        raise ValueError(f"alarms_display: part must be None, 'books' or 'projection', not {part!r}")
     if not has_funds(d):
         return pd.DataFrame()
     al = _res(d, "funds_alarms")
@@ -281,7 +349,7 @@ def alarms_display(d: ReportData, lang: Lang = "th", *, all_villages: bool = Fal
     kinds = ("reserve", "drawdown", "identity", "projection")
     raised = [", ".join(_lab(f"funds.alarm.{k}", lang) for k in kinds if bool(r[f"{k}_alarm"]))
               for r in al.to_dict("records")]
-    return pd.DataFrame({
+    out = pd.DataFrame({
         _lab("funds.village", lang): [_village(r) for r in al.to_dict("records")],
         _lab("arm", lang): [_arm(a, lang) for a in al["arm"]],
         _lab("region", lang): [str(int(x)) for x in al["region"]] if "region" in al else "",
@@ -294,10 +362,17 @@ def alarms_display(d: ReportData, lang: Lang = "th", *, all_villages: bool = Fal
         _lab("funds.status", lang): [_status(s, lang) for s in al["status"]],
         _lab("funds.alarms", lang): raised,
     })
+    if part is None:
+        return out
+    keep = ([0, 1, 2, 3, 4, 5, 10] if part == "books" else [0, 6, 7, 8, 9])
+    return out.iloc[:, keep]
 
 
-def _arms_table(t: pd.DataFrame, lang: Lang, h: int) -> pd.DataFrame:
-    return pd.DataFrame({
+def _arms_table(t: pd.DataFrame, lang: Lang, h: int,
+                part: Literal["status", "money"] | None = None) -> pd.DataFrame:
+    if part not in (None, "status", "money"):
+        raise ValueError(f"part must be None, 'status' or 'money', not {part!r}")
+    out = pd.DataFrame({
         _lab("funds.scenario", lang): [_scenario(s, lang) for s in t["scenario"]],
         _lab("arm", lang): [_arm(a, lang) for a in t["arm"]],
         _lab("funds.villages", lang): [str(int(x)) for x in t["n_villages"]],
@@ -310,6 +385,20 @@ def _arms_table(t: pd.DataFrame, lang: Lang, h: int) -> pd.DataFrame:
         _lab("funds.payout_year1", lang): [_baht(x) for x in t["payout_year1"]],
         _lab("funds.scale_median", lang): [_ratio(x) for x in t["sustainable_scale_median"]],
     })
+    if part is None:
+        return out
+    return out.iloc[:, [0, 1, 3, 4, 5, 6, 7] if part == "status" else [0, 1, 8, 9, 10]]
+
+
+def scenarios_display(d: ReportData, lang: Lang = "th", *, part: Literal["status", "money"] | None = None
+                      ) -> pd.DataFrame:
+    """Pilot vs comparison under every scenario of the plan (baseline, alternatives, stress tests), in the plan's
+    order. ``part="status"``: villages by status, mean probability of running out, earliest exhaustion;
+    ``part="money"``: year-1 income and expected payouts and the median sustainable level (two tables that fit
+    the page); ``None``: all columns with the number of villages."""
+    if not has_funds(d):
+        return pd.DataFrame()
+    return _arms_table(_res(d, "funds_arms"), lang, _horizon(d), part)
 
 
 def projection_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
@@ -363,12 +452,12 @@ def assumptions_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
     no = "—"
 
     def share(x: Any) -> str:
-        return _lab("funds.own_share", lang) if _missing(x) else f"{format_number(float(x), 0)}%"
+        return _lab("funds.own_share", lang) if _missing(x) else f"{_num(float(x), 0)}%"
 
     def disaster(r: Any) -> str:
         if _missing(r["disaster_year"]) or r["disaster_year"] is None:
             return no
-        return (f"{_lab('funds.in_year', lang)} {int(r['disaster_year'])}: ×{format_number(float(r['disaster_multiplier']), 1)} "
+        return (f"{_lab('funds.in_year', lang)} {int(r['disaster_year'])}: ×{_num(float(r['disaster_multiplier']), 1)} "
                 f"({', '.join(ref.label(f'welfare.{k}', lang, default=k) for k in str(r['disaster_types']).split())})")
 
     def shock(r: Any) -> str:
@@ -412,9 +501,9 @@ def method_markdown(d: ReportData, lang: Lang = "th") -> str:
                 f"เป็นสวัสดิการ + รายรับอื่น อุปสงค์สวัสดิการ 9 ประเภทคำนวณจากครัวเรือนสมาชิกจำแนกตามอายุหัวหน้าครัวเรือน "
                 f"(ช่วงอายุเริ่มที่ {bands} ปี) × อัตราการได้รับสวัสดิการแต่ละประเภทในรอบ 12 เดือนจากการสำรวจครัวเรือน "
                 f"× อัตราสวัสดิการต่อกรณีตามแผนการวิเคราะห์ โดย{lvl} "
-                f"**เกณฑ์**: \"คาดว่าเงินจะหมด\" เมื่อโอกาสที่เงินหมดภายใน {h} ปี ≥ {format_number(pex, 2)} "
-                f"\"มีความเสี่ยง\" เมื่อโอกาสนั้นมากกว่า {format_number(alpha, 2)} "
-                f"ระดับสวัสดิการที่รักษาได้คือจำนวนเท่าสูงสุดของสวัสดิการปัจจุบันที่โอกาสเงินหมดไม่เกิน {format_number(alpha, 2)} "
+                f"**เกณฑ์**: \"คาดว่าเงินจะหมด\" เมื่อโอกาสที่เงินหมดภายใน {h} ปี ≥ {_num(pex, 2)} "
+                f"\"มีความเสี่ยง\" เมื่อโอกาสนั้นมากกว่า {_num(alpha, 2)} "
+                f"ระดับสวัสดิการที่รักษาได้คือจำนวนเท่าสูงสุดของสวัสดิการปัจจุบันที่โอกาสเงินหมดไม่เกิน {_num(alpha, 2)} "
                 "ช่วงของยอดเงินเป็นช่วงจากการสุ่มภายใต้สมมติฐาน ไม่รวมความไม่แน่นอนของอัตราจากการสำรวจและระดับการจ่าย "
                 "และไม่รวมเงินเฟ้อ")
     lvl = ("each village's expected payouts in year 1 are set to its own recent payouts (members in the last year × "
@@ -425,9 +514,9 @@ def method_markdown(d: ReportData, lang: Lang = "th") -> str:
             f"welfare + other income. Demand for the nine welfare types = member households by the head's age (bands "
             f"from {bands}) × the survey's rates of receipt of each type in 12 months × the benefit per case stated in "
             f"the analysis plan; {lvl}. **Thresholds**: \"expected to run out\" when the probability of running out "
-            f"within {h} years is at least {format_number(pex, 2)}, \"at risk\" when it exceeds "
-            f"{format_number(alpha, 2)}; the sustainable benefit level is the largest multiple of the current benefits "
-            f"whose probability of running out is at most {format_number(alpha, 2)}. The balance bands are Monte Carlo "
+            f"within {h} years is at least {_num(pex, 2)}, \"at risk\" when it exceeds "
+            f"{_num(alpha, 2)}; the sustainable benefit level is the largest multiple of the current benefits "
+            f"whose probability of running out is at most {_num(alpha, 2)}. The balance bands are Monte Carlo "
             "bands under the assumptions: they leave out the uncertainty of the survey rates and of the payout level, "
             "and inflation")
 
@@ -440,28 +529,70 @@ def trend_plot(d: ReportData, lang: Lang = "th") -> Any:
     closing balance in months of payouts (right)."""
     if not has_funds(d):
         return None
-    from welfare_eval.report.figures import figure
+    from welfare_eval.report.figures import MAX_WIDTH_IN, MIN_FONT_PT, figure, legend_below
 
     t = _res(d, "funds_by_arm").sort_values("year")
-    fig, (a1, a2) = figure(1, 2, size=(9.0, 3.6))
+    fig, (a1, a2) = figure(1, 2, size=(MAX_WIDTH_IN, 3.4))
+    handles, labels = [], []
     for arm, g in t.groupby("arm", sort=False):
         c = _ARM_COLOURS.get(str(arm), "grey")
-        a1.plot(g["year"], g["payout_to_allocation"], color=c, marker="o", ms=3,
-                label=f"{_arm(arm, lang)}: {_lab('funds.fig.to_allocation', lang)}")
-        a1.plot(g["year"], g["payout_to_income"], color=c, ls="--", marker="s", ms=3,
-                label=f"{_arm(arm, lang)}: {_lab('funds.fig.to_income', lang)}")
+        mk = "o" if str(arm) == "pilot" else "s"
+        (h1,) = a1.plot(g["year"], g["payout_to_allocation"], color=c, marker=mk, ms=4)
+        (h2,) = a1.plot(g["year"], g["payout_to_income"], color=c, ls="--", marker=mk, ms=4, mfc="white")
         with np.errstate(divide="ignore", invalid="ignore"):
             reserve = np.where(g["payouts"] > 0, g["closing"] / (g["payouts"] / 12.0), np.nan)
-        a2.plot(g["year"], reserve, color=c, marker="o", ms=3, label=_arm(arm, lang))
+        a2.plot(g["year"], reserve, color=c, marker=mk, ms=4)
+        handles += [h1, h2]
+        labels += [f"{_arm(arm, lang)}: {_lab('funds.fig.to_allocation', lang)}",
+                   f"{_arm(arm, lang)}: {_lab('funds.fig.to_income', lang)}"]
     a1.axhline(1.0, color="black", lw=0.8)
-    a1.set_title(_lab("funds.fig.ratios", lang), fontsize=10)
-    a1.set_xlabel(_lab("funds.year", lang))
-    a1.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
-    a2.set_title(_lab("funds.reserve_months", lang), fontsize=10)
-    a2.set_xlabel(_lab("funds.year", lang))
+    a1.set_title(_lab("funds.fig.ratios", lang), fontsize=MIN_FONT_PT + 1)
+    a2.set_title(_lab("funds.reserve_months", lang), fontsize=MIN_FONT_PT + 1)
     a2.set_ylim(bottom=0)
-    a2.legend(fontsize=8, frameon=False)
+    for ax in (a1, a2):
+        ax.set_xlabel(_lab("funds.year", lang), fontsize=MIN_FONT_PT)
+        ax.tick_params(labelsize=MIN_FONT_PT)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    legend_below(fig, handles, labels, ncol=2)
     return fig
+
+
+def trend_alt(d: ReportData, lang: Lang = "th") -> str:
+    """Alt text of :func:`trend_plot`: the payout ratios and the reserve of each arm in the first and last year."""
+    if not has_funds(d):
+        return _no_funds(lang)
+    t = _res(d, "funds_by_arm").sort_values("year")
+    parts = []
+    for arm, g in t.groupby("arm", sort=False):
+        f, la = g.iloc[0], g.iloc[-1]
+        res = [float(r["closing"]) / (float(r["payouts"]) / 12.0) if float(r["payouts"]) > 0 else np.nan for r in (f, la)]
+        if lang == "th":
+            parts.append(f"{_arm(arm, lang)}: จ่าย ÷ เงินจัดสรร {_ratio(f['payout_to_allocation'])} ในปี {int(f['year'])} "
+                         f"และ {_ratio(la['payout_to_allocation'])} ในปี {int(la['year'])} เงินคงเหลือ {_months(res[0])} "
+                         f"เป็น {_months(res[1])} เดือนของการจ่าย")
+        else:
+            parts.append(f"{_arm(arm, lang).lower()}s: payouts ÷ allocation {_ratio(f['payout_to_allocation'])} in "
+                         f"{int(f['year'])} and {_ratio(la['payout_to_allocation'])} in {int(la['year'])}, reserve from "
+                         f"{_months(res[0])} to {_months(res[1])} months of payouts")
+    return ("การจ่ายสวัสดิการเทียบกับเงินจัดสรรและเงินคงเหลือรายปี " if lang == "th" else
+            "Payouts against allocation and the reserve by year: ") + "; ".join(parts)
+
+
+def fan_alt(d: ReportData, lang: Lang = "th", *, n: int = 6) -> str:
+    """Alt text of :func:`fan_plot`: the villages shown, their probability of running out and median years."""
+    if not has_funds(d):
+        return _no_funds(lang)
+    al = _res(d, "funds_alarms")
+    top = al.sort_values(["p_exhausted", "village_id"], ascending=[False, True], kind="mergesort").head(n)
+    if lang == "th":
+        items = [f"{r['village_id']} โอกาส {_prob(r['p_exhausted'])} ({_status(str(r['status']), lang)})"
+                 for r in top.to_dict("records")]
+        return (f"ยอดเงินกองทุนที่ฉายภาพของ {len(top)} หมู่บ้านที่มีโอกาสเงินหมดสูงสุด: " + "; ".join(items)
+                + " หมู่บ้านที่คาดว่าเงินจะหมดมีค่ามัธยฐานของยอดเงินลดลงถึงศูนย์ภายในช่วงที่ฉายภาพ")
+    items = [f"{r['village_id']} probability {_prob(r['p_exhausted'])} ({_status(str(r['status']), lang).lower()})"
+             for r in top.to_dict("records")]
+    return (f"Projected fund balances of the {len(top)} villages most likely to run out: " + "; ".join(items)
+            + ". The median balance of those expected to run out reaches zero within the horizon.")
 
 
 def fan_plot(d: ReportData, lang: Lang = "th", *, n: int = 6) -> Any:
@@ -469,7 +600,7 @@ def fan_plot(d: ReportData, lang: Lang = "th", *, n: int = 6) -> Any:
     villages most likely to run out, flagged ones first."""
     if not has_funds(d):
         return None
-    from welfare_eval.report.figures import figure
+    from welfare_eval.report.figures import MAX_WIDTH_IN, MIN_FONT_PT, figure, legend_below
 
     al = _res(d, "funds_alarms")
     b = _res(d, "funds_bands")
@@ -479,7 +610,7 @@ def fan_plot(d: ReportData, lang: Lang = "th", *, n: int = 6) -> Any:
         return None
     ncol = min(3, k)
     nrow = math.ceil(k / ncol)
-    fig, axes = figure(nrow, ncol, size=(3.1 * ncol, 2.5 * nrow), squeeze=False, sharex=True)
+    fig, axes = figure(nrow, ncol, size=(min(MAX_WIDTH_IN, 2.5 * ncol), 2.4 * nrow + 0.4), squeeze=False, sharex=True)
     axes = axes.ravel()
     for ax in axes[k:]:
         ax.set_visible(False)
@@ -492,14 +623,15 @@ def fan_plot(d: ReportData, lang: Lang = "th", *, n: int = 6) -> Any:
         ax.plot(g["year"], g["q50"] / 1e3, color="#08306b", lw=1.2, label=_lab("funds.fig.median", lang))
         ax.axhline(0, color="#d62728", lw=0.8)
         ax.set_title(f"{r['village_id']} ({_arm(r['arm'], lang)})\n{_status(str(r['status']), lang)}, "
-                     f"p = {_prob(r['p_exhausted'])}", fontsize=8)
-        ax.tick_params(labelsize=7)
+                     f"p = {_prob(r['p_exhausted'])}", fontsize=MIN_FONT_PT)
+        ax.tick_params(labelsize=MIN_FONT_PT)
+        ax.yaxis.set_major_formatter(fmt.axis_formatter("baht"))
     for ax in axes[(nrow - 1) * ncol: k]:
-        ax.set_xlabel(_lab("funds.fig.years_ahead", lang), fontsize=8)
+        ax.set_xlabel(_lab("funds.fig.years_ahead", lang), fontsize=MIN_FONT_PT)
     for i in range(nrow):
-        axes[i * ncol].set_ylabel(_lab("funds.fig.balance_axis", lang), fontsize=8)
-    if k:
-        axes[0].legend(fontsize=6, frameon=False, loc="upper left")
+        axes[i * ncol].set_ylabel(_lab("funds.fig.balance_axis", lang), fontsize=MIN_FONT_PT)
+    handles, labels = axes[0].get_legend_handles_labels()
+    legend_below(fig, handles, labels, ncol=3)
     return fig
 
 
@@ -510,10 +642,7 @@ def progress_markdown(d: ReportData, lang: Lang = "th") -> str:
     """The latest quarter's progress in words, or how to get it when the report has no monitoring data."""
     th = lang == "th"
     if not has_progress(d):
-        return ("ฐานข้อมูลติดตามความก้าวหน้ายังไม่มีรายงานรายไตรมาส นำเข้าแบบรายงานที่จังหวัดส่งมาด้วย "
-                "`welfare-eval monitor import` แล้วสร้างรายงานใหม่" if th else
-                "The monitoring database holds no quarterly reports yet: import the provinces' forms with "
-                "`welfare-eval monitor import` and build the report again")
+        return _no_progress(lang)
     info = d.results["progress_info"].iloc[0]
     v = d.results["progress_villages"]
     per = str(info["period_be"] if th else info["period"])
