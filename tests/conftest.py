@@ -18,8 +18,15 @@ FIXTURES = Path(__file__).resolve().parent / "reference"
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests that need the rendered demo project are end-to-end tests (``-m "not e2e"`` leaves them out)."""
     for item in items:
-        if "demo_project" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if "demo_project" in names:
             item.add_marker(pytest.mark.e2e)
+        # With pytest-xdist (`-n 2 --dist loadgroup`), the tests of one costly session fixture run on one worker,
+        # so each worker builds only the fixtures its own tests need.
+        for fixture in ("demo_project", "clean_demo", "spark_engine"):
+            if fixture in names:
+                item.add_marker(pytest.mark.xdist_group(fixture))
+                break
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("scaleup")
     (root / "data").mkdir()
     (root / "reports").mkdir()
-    for f in ("_quarto.yml", "scaleup_report.qmd"):
+    for f in ("_quarto.yml", "references.bib", "scaleup_report.qmd"):
         shutil.copy(ROOT / "reports" / f, root / "reports" / f)
     shutil.copytree(ROOT / "reports" / "assets", root / "reports" / "assets")
     (root / "analysis_plan.yaml").write_text(PLAN, encoding="utf-8")
