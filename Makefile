@@ -10,15 +10,20 @@ STAMP   = $(VENV)/.installed
 run: install
 	$(VENV)/bin/welfare-eval run
 
+# Lint, then the type check beside the test suite (pytest-xdist: one worker per core, at most 4; the tests of
+# one costly session fixture, e.g. the rendered demo project, share a worker).
 test: install
 	@start=$$(date +%s); \
-	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy && $(VENV)/bin/pytest --durations=15; rc=$$?; \
+	$(VENV)/bin/ruff check . || exit 1; \
+	$(VENV)/bin/mypy > $(VENV)/mypy.log 2>&1 & mypy_pid=$$!; \
+	$(VENV)/bin/pytest -n auto --maxprocesses 4 --dist loadgroup --durations=15; rc=$$?; \
+	wait $$mypy_pid; mrc=$$?; cat $(VENV)/mypy.log; [ $$rc -ne 0 ] || rc=$$mrc; \
 	echo "make test: lint, types and the whole suite in $$(( $$(date +%s) - start )) s (exit $$rc)"; exit $$rc
 
 # The inner loop: lint and the tests that need neither the rendered demo project, the notebooks nor Monte Carlo.
 test-fast: install
 	@start=$$(date +%s); \
-	$(VENV)/bin/ruff check . && $(VENV)/bin/pytest -q -m "not slow and not notebook and not e2e" --durations=10; rc=$$?; \
+	$(VENV)/bin/ruff check . && $(VENV)/bin/pytest -q -n auto --maxprocesses 4 -m "not slow and not notebook and not e2e" --durations=10; rc=$$?; \
 	echo "make test-fast: $$(( $$(date +%s) - start )) s (exit $$rc)"; exit $$rc
 
 install: $(STAMP)

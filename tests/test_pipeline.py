@@ -154,6 +154,7 @@ impact:
   event_study: {draws: 199}
 factors: {n_boot: 0, efa_iter: 5}
 power: {draws: 0, simulation: {enabled: false}}
+funds: {draws: 100}
 """
 
 
