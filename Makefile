@@ -20,10 +20,11 @@ test: install
 	wait $$mypy_pid; mrc=$$?; cat $(VENV)/mypy.log; [ $$rc -ne 0 ] || rc=$$mrc; \
 	echo "make test: lint, types and the whole suite in $$(( $$(date +%s) - start )) s (exit $$rc)"; exit $$rc
 
-# The inner loop: lint and the tests that need neither the rendered demo project, the notebooks nor Monte Carlo.
+# The inner loop: lint and the library's tests: no rendered or analysed demo study, no whole-stage integration
+# module, no Spark, notebook or Monte Carlo (all of them run in `make test`).
 test-fast: install
 	@start=$$(date +%s); \
-	$(VENV)/bin/ruff check . && $(VENV)/bin/pytest -q -n auto --maxprocesses 4 -m "not slow and not notebook and not e2e" --durations=10; rc=$$?; \
+	$(VENV)/bin/ruff check . && $(VENV)/bin/pytest -q -n auto --maxprocesses 4 -m "not (slow or notebook or e2e or demo or spark or integration)" --durations=10; rc=$$?; \
 	echo "make test-fast: $$(( $$(date +%s) - start )) s (exit $$rc)"; exit $$rc
 
 install: $(STAMP)

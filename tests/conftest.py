@@ -23,16 +23,35 @@ SHARED_REFERENCE = ROOT.parent / "shared" / "reference"
 FIXTURES = Path(__file__).resolve().parent / "reference"
 
 
+INTEGRATION_MODULES = {
+    "test_faults.py", "test_simulate.py", "test_simulate_national.py", "test_clean_demo.py", "test_clean_publish.py",
+    "test_monitor_store.py", "test_monitor_cli.py", "test_pipeline.py", "test_scaleup.py", "test_scale_cells.py",
+}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that need the rendered demo project are end-to-end tests (``-m "not e2e"`` leaves them out)."""
+    """Markers from the costly session fixtures a test needs (``make test-fast`` leaves these tests out).
+
+    ``e2e``: the rendered demo project (and the English edition, the browser, a second project built from it);
+    ``demo``: the cleaned and analysed demo study in memory; ``spark``: a local Spark engine; ``integration``:
+    the modules that drive whole stages (the simulator's exports, cleaning the demo, the fault corpus, the
+    monitoring store, the command line, the national data).
+    """
+    e2e = {"demo_project", "demo_report_en", "custom_project", "opened", "chromium"}
     for item in items:
-        names = getattr(item, "fixturenames", ())
-        if "demo_project" in names:
+        names = set(getattr(item, "fixturenames", ()))
+        if item.path.name in INTEGRATION_MODULES:
+            item.add_marker(pytest.mark.integration)
+        if names & e2e or item.path.name == "test_report_browser.py":
             item.add_marker(pytest.mark.e2e)
+        if names & {"clean_demo", "demo_analysis"}:
+            item.add_marker(pytest.mark.demo)
+        if "spark_engine" in names:
+            item.add_marker(pytest.mark.spark)
         # With pytest-xdist (`-n 2 --dist loadgroup`), the tests of one costly session fixture run on one worker,
         # so each worker builds only the fixtures its own tests need.
         for fixture in ("demo_project", "clean_demo", "spark_engine"):
-            if fixture in names:
+            if fixture in names or (fixture == "demo_project" and item.path.name == "test_report_browser.py"):
                 item.add_marker(pytest.mark.xdist_group(fixture))
                 break
 
