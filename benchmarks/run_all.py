@@ -9,7 +9,7 @@ its load average at the start and the end, the date and the commit, to ``benchma
 
 Usage::
 
-    .venv/bin/python benchmarks/run_all.py            # full run (~15 min on the 2-core machine), saves bench_all.txt
+    .venv/bin/python benchmarks/run_all.py            # full run (14 min on the shared 2-core machine), saves bench_all.txt
     .venv/bin/python benchmarks/run_all.py --quick    # 10,000 households only, 3 repeats, 1 pipeline run; saves nothing
     .venv/bin/python benchmarks/run_all.py --others   # then every other bench_*.py as well (printed, not saved)
 
@@ -43,7 +43,9 @@ PAIRS = {"cr1": "crv1", "cr3": "crv3", "wild": "wild262144"}
 def _stream(cmd: list[str]) -> tuple[int, str]:
     """Run ``cmd``, echo its output line by line as it comes, and return (exit code, output)."""
     lines: list[str] = []
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT) as proc:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # lines as they come, not when the child exits
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+                          env=env) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             print(line, end="", flush=True)
