@@ -142,6 +142,8 @@ def test_report_names_the_dropped_pair_in_both_editions(dropped_project: Path) -
         assert num, table[:80]
         refs = [_text("<body>" + r) for r in re.findall(r'<a href="#tbl-dropped-pairs">(.*?)</a>', page, re.S)]
         assert len(refs) >= 2 and all(r.strip().endswith(f" {num.group(1)}") for r in refs), refs
+        floats = set(re.findall(r'<(?:figure|div) id="((?:fig|tbl)-[\w-]+)"', page))
+        assert floats - set(re.findall(r'<a href="#((?:fig|tbl)-[\w-]+)"', page)) == set()  # all referred to
         # the design section and the summary's caveat name the pair and the reason
         pair = "คู่ที่ 1" if lang == "th" else "pair 1"
         design = _text("<body>" + page.split('id="sec-design"', 1)[1].split('id="sec-spillover"', 1)[0])
