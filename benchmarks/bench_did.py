@@ -15,7 +15,8 @@ the design and the fit:
 pyfixest (not in the project's lock; a scratch environment such as ``/tmp/venv-pyfixest`` with
 ``pip install pyfixest wildboottest pyarrow``) runs on the same rows (Parquet hand-over) in separate
 subprocesses with a timeout: ``feols`` + CRV1, CRV3, and ``wildboottest`` at 9,999 and 2^18 draws
-(pyfixest's wild bootstrap refuses weighted fits: it is then run unweighted and marked so). The ratio is
+(pyfixest's wild bootstrap refuses weighted fits: it is then run unweighted and marked so; when 9,999 draws
+already time out, 2^18 draws are not tried and shown as ``> timeout (skipped)``). The ratio is
 pyfixest's time over ours for the corresponding method (CRV1 ↔ cr1, CRV3 ↔ cr3, wildboottest ↔ wild).
 
 Usage::
@@ -180,6 +181,8 @@ def main() -> None:
                              "already at 10,000 with household FE)")
     parser.add_argument("--reps", type=int, default=0, help="Monte Carlo replications (0: skip)")
     parser.add_argument("--mc-draws", type=int, default=4096)
+    parser.add_argument("--json", default=None, metavar="PATH",
+                        help="also write every row of the table to this JSON file (read by run_all.py)")
     parser.add_argument("--worker", nargs=3, metavar=("LAYOUT", "HOUSEHOLDS", "REPEAT"), help=argparse.SUPPRESS)
     parser.add_argument("--parquet", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -196,6 +199,7 @@ def main() -> None:
           f"(median of {args.repeat} runs below 1,000,000 households, {args.repeat_large} above)")
     if not use_pf:
         print(f"pyfixest comparison skipped (no interpreter at {args.pyfixest})")
+    records: list[dict[str, Any]] = []
     header = (f"{'layout':58s} {'households':>10s} {'rows':>9s} {'method':>6s} {'ours':>8s} {'ours CPU':>8s} "
               f"{'pyfixest':>22s} {'ratio':>7s} {'peak MB':>8s}")
     print(header)
@@ -211,6 +215,7 @@ def main() -> None:
                 ours = _run(cmd, timeout=3600)
                 if "error" in ours:
                     print(f"{name:58s} {size:>10,d}  ours failed: {ours['error']}")
+                    records.append({"layout": name, "households": size, "error": ours["error"]})
                     continue
                 pf: dict[str, dict[str, Any]] = {}
                 if pq:
@@ -218,6 +223,10 @@ def main() -> None:
                     tasks = ("crv1", "crv3", "wild9999", "wild262144") if size < 1_000_000 else \
                         tuple(args.pyfixest_large_tasks)
                     for task in tasks:
+                        if task == "wild262144" and "timeout" in pf.get("wild9999", {}).get("error", ""):
+                            # 26 times the draws of a run that already timed out: not worth the wait
+                            pf[task] = {"error": f"> {args.pyfixest_timeout:.0f} s (skipped)"}
+                            continue
                         pcmd = [args.pyfixest, str(HERE / "bench_did_pyfixest.py"), pq, "--task", task,
                                 "--formula", cfg["formula"], "--weights", cfg["weights"], "--term", cfg["term"]]
                         pf[task] = _run(pcmd, timeout=args.pyfixest_timeout)
@@ -225,13 +234,20 @@ def main() -> None:
                 for method, t in ours["times"].items():
                     pf_txt, ratio = "", ""
                     task = pair.get(method)
+                    rec: dict[str, Any] = {"layout": name, "households": ours["households"], "rows": ours["rows"],
+                                           "method": method, "ours": t, "ours_cpu": ours["cpu"][method],
+                                           "peak_mb": ours["peak_mb"] if method == "full" else None,
+                                           "pyfixest_task": task if task and task in pf else None}
                     if task and task in pf:
                         r = pf[task]
                         if "error" in r:
                             pf_txt = r["error"][:22]
+                            rec["pyfixest_error"] = r["error"]
                         else:
                             pf_txt = _fmt(r["time"]) + (" (unweighted)" if r.get("unweighted") else "")
                             ratio = f"{r['time'] / t:.1f}×"
+                            rec.update(pyfixest=r["time"], pyfixest_unweighted=bool(r.get("unweighted")))
+                    records.append(rec)
                     peak = f"{ours['peak_mb']:.0f}" if method == "full" else ""
                     print(f"{name:58s} {ours['households']:>10,d} {ours['rows']:>9,d} {method:>6s} {_fmt(t):>8s} "
                           f"{_fmt(ours['cpu'][method]):>8s} "
@@ -247,6 +263,11 @@ def main() -> None:
                     print(f"{'':58s} {'':>10s} {'':>9s} {'':>6s} {'':>8s} {'':>8s} same numbers: estimate Δ = "
                           f"{abs(r['estimate'] - ours['estimate']):.1e}, CR1 SE ratio = {r['se'] / ours['cr1_se']:.6f}"
                           f"; data {ours['rss_data_mb']:.0f} MB of the peak")
+    end = os.getloadavg()
+    print(f"load average at the end: {end[0]:.1f} / {end[1]:.1f} / {end[2]:.1f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"cores": os.cpu_count(), "load_start": load, "load_end": end,
+                                               "sizes": args.sizes, "rows": records}, indent=1))
     if args.reps:
         monte_carlo(args.reps, args.mc_draws)
 
@@ -256,7 +277,7 @@ def monte_carlo(reps: int, draws: int) -> None:
     from welfare_eval.did import estimate
     from welfare_eval.did._testing import matched_pair_panel
 
-    spec = dict(outcome="y", treated="treated", post="post", period="wave", unit="hh_id", pair="pair_id",
+    spec: dict[str, Any] = dict(outcome="y", treated="treated", post="post", period="wave", unit="hh_id", pair="pair_id",
                 weights="weight")
     rejections: dict[str, list[bool]] = {}
     t0 = time.perf_counter()

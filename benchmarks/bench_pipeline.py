@@ -10,6 +10,7 @@ the latest quarter's progress report. Speed is measured here, never in unit test
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -63,14 +64,24 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--monitoring", action="store_true", help="add the monitoring stages (forms, import, progress)")
+    ap.add_argument("--json", default=None, metavar="PATH", help="also write the medians to this JSON file")
     args = ap.parse_args()
+    load = os.getloadavg()
     runs = [one_run(args.monitoring) for _ in range(args.repeat)]
-    print(f"welfare-eval run on the demo study, median of {args.repeat} runs (2-core machine; CPU = this process, not the report's Jupyter kernel):")
+    end = os.getloadavg()
+    print(f"welfare-eval run on the demo study, median of {args.repeat} runs ({os.cpu_count()} cores, load average "
+          f"{load[0]:.1f} at start, {end[0]:.1f} at the end; CPU = this process, not the report's Jupyter kernel):")
+    stages: dict[str, dict[str, float]] = {}
     for stage in runs[0]:
         wall = [r[stage][0] for r in runs]
         cpu = [r[stage][1] for r in runs]
+        stages[stage] = {"wall": statistics.median(wall), "wall_min": min(wall), "wall_max": max(wall),
+                         "cpu": statistics.median(cpu)}
         print(f"  {stage:<9} wall {statistics.median(wall):7.2f} s (min {min(wall):.2f}, max {max(wall):.2f})   "
               f"cpu {statistics.median(cpu):7.2f} s")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"repeat": args.repeat, "cores": os.cpu_count(), "load_start": load,
+                                               "load_end": end, "stages": stages}, indent=1))
 
 
 if __name__ == "__main__":

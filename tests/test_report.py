@@ -434,3 +434,50 @@ def test_include_shortcode(tmp_path: Path) -> None:
     (tmp_path / "sec" / "_b.qmd").write_text("{{< include _a.qmd >}}\n", encoding="utf-8")
     with pytest.raises(ValueError, match="include cycle"):
         expand_includes(text, main)
+
+
+def test_cross_reference_divs_printed_by_cells_are_numbered(tmp_path: Path) -> None:
+    """A table shown only when the data call for it (printed by an ``output: asis`` cell) is numbered in document
+    order with the static ones, and references to it, before or after, link to its number (as Quarto does)."""
+    qmd = tmp_path / "asis.qmd"
+    qmd.write_text(
+        textwrap.dedent(
+            """\
+            ---
+            title: t
+            lang: en
+            ---
+
+            See @tbl-late and @tbl-first.
+
+            ::: {#tbl-first}
+            | a |
+            |---|
+            | 1 |
+
+            First.
+            :::
+
+            ```{python}
+            #| output: asis
+            for show in (False, True):
+                if show:
+                    print("::: {#tbl-printed}\\n| b |\\n|---|\\n| 2 |\\n\\nPrinted.\\n:::\\n\\nAs @tbl-printed shows.")
+            ```
+
+            ::: {#tbl-late}
+            | c |
+            |---|
+            | 3 |
+
+            Late.
+            :::
+            """
+        ),
+        encoding="utf-8",
+    )
+    html = render(qmd, engine="builtin", timeout=60).read_text("utf-8")
+    assert '<a href="#tbl-late">Table 3</a>' in html and '<a href="#tbl-first">Table 1</a>' in html
+    assert '<a href="#tbl-printed">Table 2</a>' in html
+    assert re.search(r'<div id="tbl-printed" class="table-float">.*?Table 2:', html, re.S)
+    assert "?@tbl" not in html and "tbl-printed**" not in html

@@ -358,6 +358,25 @@ class _CellRun:
     outputs: list[Any] = field(default_factory=list)
 
 
+def _asis_float_ids(run: _CellRun) -> list[str]:
+    """Ids of the ``::: {#fig-x}`` / ``::: {#tbl-x}`` divs an ``output: asis`` cell printed, in order."""
+    o = run.opts
+    out_opt = o.get("output", True)
+    if not (isinstance(out_opt, str) and out_opt.lower() == "asis") or not _as_bool(o.get("include"), True):
+        return []
+    ids: list[str] = []
+    for out in run.outputs:
+        if out.get("output_type") == "stream" and out.get("name") == "stdout":
+            text = "".join(out.get("text", ""))
+        elif out.get("output_type") in ("display_data", "execute_result") and "text/markdown" in out.get("data", {}):
+            md = out["data"]["text/markdown"]
+            text = md if isinstance(md, str) else "".join(md)
+        else:
+            continue
+        ids += [m.group("id") for m in _MD_FLOAT_DIV.finditer(text)]
+    return ids
+
+
 def _as_bool(v: Any, default: bool) -> bool:
     if v is None:
         return default
@@ -435,9 +454,13 @@ class _Builtin:
     def _lang2(self) -> Literal["th", "en"]:
         return "th" if self.lang.lower().startswith("th") else "en"
 
-    def _number(self) -> None:
+    def _number(self, runs: list[_CellRun] | None = None) -> None:
+        """Number the figures and tables in document order. Before execution (``runs=None``) from the source;
+        after it (``runs`` with their outputs) again, counting also the cross-reference divs that ``output: asis``
+        cells print (a table shown only when the data call for it, as Quarto numbers such divs too)."""
         counters = {"fig": 0, "tbl": 0}
         where: dict[str, int] = {}
+        self.refs = {}
 
         def add(ident: str, line: int) -> None:
             if ident in where:
@@ -452,11 +475,15 @@ class _Builtin:
                 kind, n, f"{self._prefix(kind, 'prefix')} {n}", f"{self._prefix(kind)} {n}"
             )
 
-        for ch in self.parsed.chunks:
+        chunks = [(r.chunk, r) for r in runs] if runs is not None else [(c, None) for c in self.parsed.chunks]
+        for ch, run in chunks:
             if ch.kind == "code":
                 lab = ch.label
                 if lab and lab.startswith(("fig-", "tbl-")) and _as_bool(ch.options.get("include"), True):
                     add(lab, ch.line)
+                if run is not None:
+                    for ident in _asis_float_ids(run):
+                        add(ident, ch.line)
             else:
                 for m in _MD_SEC.finditer(ch.text):
                     # section references show the heading text (no section numbers are computed)
@@ -1002,6 +1029,7 @@ class _Builtin:
                     run.outputs = list(nb.cells[run.cell_index].get("outputs", []))
                 if run.inline_index is not None:
                     inline_values[k] = self._inline_values(nb.cells[run.inline_index], run)
+            self._number(runs)  # again, with the cross-reference divs that cells printed
             fig_dir = tmp / "figures"
             fig_dir.mkdir()
             markdown = self._assemble(runs, inline_values, fig_dir)

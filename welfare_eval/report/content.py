@@ -26,6 +26,10 @@ __all__ = [
     "balance_tests_display",
     "checks_display",
     "design_display",
+    "dropped_pairs_appendix_markdown",
+    "dropped_pairs_display",
+    "dropped_pairs_markdown",
+    "dropped_pairs_phrase",
     "funnel_display",
     "ledger_display",
     "love_alt",
@@ -369,6 +373,110 @@ def spillover_markdown(d: ReportData, lang: Lang = "th") -> str:
 # --------------------------------------------------------------------------------------------------
 # Data quality and provenance (appendices)
 # --------------------------------------------------------------------------------------------------
+_MD_SPECIAL = set("\\`*_{}[]<>#+-!|~^$&\"'.:=")
+
+
+def md_text(text: str) -> str:
+    """User-given text (a reason typed in a corrections file) safe inside report markdown: every markdown
+    character backslash-escaped, ``@`` as an entity (no citation or cross-reference), line breaks as spaces."""
+    out = []
+    for ch in " ".join(str(text).split()):
+        if ch == "@":
+            out.append("&#64;")
+        elif ch in _MD_SPECIAL:
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _decided_in(where: str, lang: Lang) -> str:
+    """Where a pair was dropped, in the report's language: ``faults.csv row 2`` → the corrections file and row."""
+    import re
+
+    m = re.fullmatch(r"(?P<file>.+) row (?P<row>\d+)", where.strip())
+    if m:
+        return (f"แฟ้มแก้ไขข้อมูล {m['file']} แถวที่ {m['row']}" if lang == "th"
+                else f"corrections file {m['file']}, row {m['row']}")
+    if where.startswith("clean_all("):
+        return f"คำสั่ง {where}" if lang == "th" else f"the call {where}"
+    return where
+
+
+def dropped_pairs_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
+    """The pairs left out at cleaning: pair, its villages (codes), the reason given and where it was decided."""
+    dp = d.dropped_pairs
+    return pd.DataFrame({
+        _lab("pair_id", lang): dp["pair_id"].astype(int).astype(str),
+        _lab("dropped.villages", lang): dp["villages"],
+        _lab("dropped.reason", lang): dp["reason"],
+        _lab("dropped.decided_in", lang): [_decided_in(w, lang) for w in dp["decided_in"]],
+    })
+
+
+def dropped_pairs_phrase(d: ReportData, lang: Lang = "th") -> str:
+    """"pair 1 (no endline interviews)" for every dropped pair, joined; markdown-safe. Empty when none."""
+    dp = d.dropped_pairs
+    word = "คู่ที่" if lang == "th" else "pair"
+    items = [f"{word} {int(p)} (“{md_text(r)}”)" if r.strip() else f"{word} {int(p)} ({_lab('dropped.no_reason', lang)})"
+             for p, r in zip(dp["pair_id"], dp["reason"], strict=True)]
+    if lang == "th" or len(items) < 2:
+        return " ".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _pairs_planned(d: ReportData) -> tuple[int, int]:
+    """(pairs analysed, pairs planned = analysed + dropped)."""
+    n = int(d.results["design"].shape[0]) if "design" in d.results else 0
+    return n, n + len(d.dropped_pairs)
+
+
+def dropped_pairs_markdown(d: ReportData, lang: Lang = "th") -> str:
+    """The study-design paragraph on pairs left out (how many pairs the analysis has, which were dropped and
+    why, pointing to the appendix table); empty when every pair was kept."""
+    dp = d.dropped_pairs
+    if dp.empty:
+        return ""
+    n, planned = _pairs_planned(d)
+    k = len(dp)
+    if lang == "th":
+        return (f"การวิเคราะห์ใช้ **{n} คู่จาก {planned} คู่** ที่วางแผนไว้ โดยตัด{dropped_pairs_phrase(d, lang)} "
+                f"ออกตั้งแต่ขั้นทำความสะอาดข้อมูล ({k} คู่ รวม {2 * k} หมู่บ้าน; @tbl-dropped-pairs) "
+                "หมู่บ้านทั้งสองของคู่ที่ตัดออกไม่อยู่ในตารางใดของรายงานนี้ ผลการประเมินจึงเป็นผลของคู่ที่เหลือ "
+                "และการตัดคู่ออกไม่ทำให้เกิดความเอนเอียงก็ต่อเมื่อเหตุที่ตัดไม่เกี่ยวกับผลของโครงการ\n")
+    return (f"The analysis has **{n} of the {planned} planned pairs**: {dropped_pairs_phrase(d, lang)} "
+            f"{'was' if k == 1 else 'were'} left out at cleaning ({k} {'pair' if k == 1 else 'pairs'}, {2 * k} villages; "
+            "@tbl-dropped-pairs). Neither village of a dropped pair appears in any table of this report, so the "
+            "results are those of the remaining pairs; leaving a pair out biases nothing only if the reason is "
+            "unrelated to the pilot's effect.\n")
+
+
+def dropped_pairs_appendix_markdown(d: ReportData, lang: Lang = "th") -> str:
+    """The appendix's record of dropped pairs: a sentence and a cross-reference table (pair, villages, reason,
+    where decided) when any pair was left out; one short sentence otherwise."""
+    from welfare_eval.report.tables import html_table
+
+    dp = d.dropped_pairs
+    n, planned = _pairs_planned(d)
+    if dp.empty:
+        return ("ไม่มีคู่ใดถูกตัดออกจากการวิเคราะห์\n" if lang == "th"
+                else "No pair was left out of the analysis.\n")
+    k = len(dp)
+    if lang == "th":
+        intro = (f"คู่ที่ถูกตัดออกจากการวิเคราะห์ ({k} คู่) พร้อมเหตุผลและผู้ตัดสินใจ อยู่ใน @tbl-dropped-pairs "
+                 "การตัดคู่ทำได้ด้วยคำสั่ง `drop_pair` ในแฟ้มแก้ไขข้อมูล (data/raw/corrections/) ซึ่งบันทึกไว้ทุกครั้งที่ทำความสะอาดข้อมูล")
+        cap = f"คู่เปรียบเทียบที่ถูกตัดออกก่อนการวิเคราะห์ ({n} จาก {planned} คู่ถูกวิเคราะห์) เหตุผล และที่มาของการตัดสินใจ"
+        src = "[ที่มา: บันทึกการทำความสะอาดข้อมูล (manifest.json)]{.caption-source}"
+    else:
+        intro = (f"The {'pair' if k == 1 else f'{k} pairs'} left out of the analysis, with the reason and where it was "
+                 f"decided, {'is' if k == 1 else 'are'} in @tbl-dropped-pairs. A pair is dropped by a `drop_pair` row in a corrections file "
+                 "(data/raw/corrections/), applied and recorded on every cleaning run.")
+        cap = f"Pairs left out before the analysis ({n} of {planned} pairs analysed), the reason and where it was decided."
+        src = "[Source: cleaning record (manifest.json).]{.caption-source}"
+    table = html_table(dropped_pairs_display(d, lang))
+    return f"{intro}\n\n::: {{#tbl-dropped-pairs}}\n```{{=html}}\n{table}\n```\n\n{cap} {src}\n:::\n"
+
+
 def ledger_display(d: ReportData, lang: Lang = "th") -> pd.DataFrame:
     """Ledger totals per file: rows read = kept + merged + rejected."""
     led = d.ledger

@@ -92,6 +92,19 @@ class ReportData:
         return self.analysed_at[:10] if self.analysed_at else self.fieldwork_end
 
     @property
+    def dropped_pairs(self) -> pd.DataFrame:
+        """The matched pairs left out at cleaning (a ``drop_pair`` correction or ``clean_all(drop_pairs=...)``),
+        from the cleaning manifest: ``pair_id``, ``villages`` (village codes joined by ", "), ``reason`` and
+        ``decided_in`` (the corrections file and row, or the call). Empty when every pair was kept."""
+        rows = [
+            {"pair_id": int(e["pair_id"]), "villages": ", ".join(str(v) for v in e.get("villages") or []),
+             "reason": str(e.get("reason") or ""), "decided_in": str(e.get("decided_in") or "")}
+            for e in self.manifest.get("dropped_pairs") or [] if isinstance(e, dict) and "pair_id" in e
+        ]
+        cols = ["pair_id", "villages", "reason", "decided_in"]
+        return pd.DataFrame(rows, columns=cols).sort_values("pair_id", kind="mergesort").reset_index(drop=True)
+
+    @property
     def is_demo(self) -> bool:
         """Whether the data are the simulated demo (the raw files match the generation record)."""
         return self.simulation is not None

@@ -194,7 +194,7 @@ def demo_banner_markdown(d: ReportData, lang: Lang = "th") -> str:
 def summary_markdown(d: ReportData, lang: Lang = "th") -> str:
     """The non-technical summary under the results-at-a-glance table: what was done, what was found, the caveats
     (multiple testing, balance, few pairs, simulated data) and the conclusion — from the final results only."""
-    from welfare_eval.report.content import balance_summary
+    from welfare_eval.report.content import balance_summary, dropped_pairs_phrase
 
     hs = headline_results(d)
     wave = final_wave(d)
@@ -235,6 +235,13 @@ def summary_markdown(d: ReportData, lang: Lang = "th") -> str:
             "หากไม่มีโครงการ (ข้อสมมติแนวโน้มคู่ขนาน) ซึ่งพิสูจน์ไม่ได้โดยตรง",
             f"**ขนาดการศึกษาเล็ก**: มีเพียง {n_pairs} คู่ ช่วงความเชื่อมั่นจึงกว้าง ผลขนาดเล็กถึงปานกลางอาจตรวจไม่พบ",
         ]
+        if not d.dropped_pairs.empty:
+            k = len(d.dropped_pairs)
+            caveats.append(
+                f"**คู่ที่ถูกตัดออก**: ตัด{dropped_pairs_phrase(d, lang)} ออกก่อนการวิเคราะห์ ผลข้างต้นจึงมาจาก {n_pairs} "
+                f"คู่จาก {n_pairs + k} คู่ที่วางแผนไว้ และใช้ได้กับคู่ที่เหลือเท่านั้น หากเหตุที่ตัดเกี่ยวข้องกับผลของโครงการ "
+                "ผลอาจเอนเอียง (@sec-design)"
+            )
         if d.is_demo:
             inside = [h for h in hs if h.truth_inside]
             known = [h for h in hs if h.truth_inside is not None]
@@ -286,6 +293,14 @@ def summary_markdown(d: ReportData, lang: Lang = "th") -> str:
             "proven directly.",
             f"**A small study**: with only {n_pairs} pairs the intervals are wide; small to moderate effects may go undetected.",
         ]
+        if not d.dropped_pairs.empty:
+            k = len(d.dropped_pairs)
+            caveats.append(
+                f"**{'A pair' if k == 1 else 'Pairs'} left out**: {dropped_pairs_phrase(d, lang)} "
+                f"{'was' if k == 1 else 'were'} left out before the analysis, so the results rest on {n_pairs} of the "
+                f"{n_pairs + k} planned pairs and speak for those pairs only; if the reason is related to the pilot's "
+                "effect, they may be biased (@sec-design)."
+            )
         if d.is_demo:
             inside = [h for h in hs if h.truth_inside]
             known = [h for h in hs if h.truth_inside is not None]
