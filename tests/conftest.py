@@ -70,6 +70,60 @@ def fixtures() -> Path:
     return FIXTURES
 
 
+CUSTOM_PLAN = """\
+# a research team's edit of the plan: `coped` dropped from the impact outcomes; fewer draws
+impact:
+  outcomes: [any_welfare, n_welfare_types, welfare_amount, savings, debt, qol_index, self_reliance_index,
+             member_welfare_fund, member_savings_group, member_village_fund]
+  draws: {primary: 999, secondary: 199, welfare_types: 199}
+  preliminary: {draws: 999}
+  event_study: {draws: 199}
+factors: {n_boot: 0, efa_iter: 5}
+power: {draws: 0, simulation: {enabled: false}}
+funds: {draws: 100}
+"""
+#: the reason of the pair the custom project drops through a corrections file (pair 1, file drop.csv)
+DROP_REASON = "no endline interviews (flood)"
+
+
+@pytest.fixture(scope="session")
+def custom_project(demo_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A research team's own project built from the demo's exports, run end to end in both editions.
+
+    It has a user's region mapping (``--regions``), an edited analysis plan (``analysis_plan.yaml``) and a pair
+    dropped through a corrections file (``data/raw/corrections/drop.csv``, pair 1); the edited exports are not
+    the demo's, so it cleans with a pseudonymisation key of its own.
+    """
+    import json
+    import shutil
+
+    import pandas as pd
+
+    from welfare_eval.cli import main
+    from welfare_eval.reference import default_region_scheme
+
+    root = tmp_path_factory.mktemp("custom")
+    shutil.copytree(demo_project / "data" / "raw", root / "data" / "raw")
+    shutil.copytree(demo_project / "data" / "simulation", root / "data" / "simulation")
+    shutil.copytree(demo_project / "reports", root / "reports", ignore=shutil.ignore_patterns("*.html", "_build"))
+    (root / "analysis_plan.yaml").write_text(CUSTOM_PLAN, encoding="utf-8")
+    mapping = root / "regions_2569.csv"
+    default_region_scheme().provinces.to_csv(mapping, index=False)
+    mapping.with_suffix(".json").write_text(
+        json.dumps({"scheme": "regions_2569", "name_en": "User mapping of the 2569 order", "date": "2569"}),
+        encoding="utf-8",
+    )
+    pd.DataFrame([{"file": "", "sheet": "", "row": "", "submission": "", "key": "", "action": "drop_pair",
+                   "column": "", "value": "1", "reason": DROP_REASON}]).to_csv(
+        root / "data" / "raw" / "corrections" / "drop.csv", index=False)
+    with pytest.MonkeyPatch.context() as mp:  # edited exports are not the demo: a key of the team's own
+        mp.setenv("WELFARE_EVAL_PSEUDONYM_KEY", "custom-project-test-key-0123456789abcdef")
+        base = ["--root", str(root), "--quiet"]
+        assert main(["run", *base, "--regions", str(mapping), "--engine", "builtin"]) == 0
+        assert main(["report", *base, "--engine", "builtin", "--lang", "en"]) == 0
+    return root
+
+
 @pytest.fixture(scope="session")
 def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A complete demo project (simulate → clean → analyze → report) in a temporary folder.

@@ -144,43 +144,6 @@ def test_report_without_results_gives_clear_error(tmp_path: Path, capsys: pytest
 # --------------------------------------------------------------------------------------------------
 # The plan and the region scheme travel with the data (no process-wide state)
 # --------------------------------------------------------------------------------------------------
-CHEAP_PLAN = """\
-# a research team's edit of the plan: `coped` dropped from the impact outcomes; fewer draws
-impact:
-  outcomes: [any_welfare, n_welfare_types, welfare_amount, savings, debt, qol_index, self_reliance_index,
-             member_welfare_fund, member_savings_group, member_village_fund]
-  draws: {primary: 999, secondary: 199, welfare_types: 199}
-  preliminary: {draws: 999}
-  event_study: {draws: 199}
-factors: {n_boot: 0, efa_iter: 5}
-power: {draws: 0, simulation: {enabled: false}}
-funds: {draws: 100}
-"""
-
-
-@pytest.fixture(scope="module")
-def custom_project(demo_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo's raw exports with a user's region mapping and an edited analysis plan, run end to end."""
-    import shutil
-
-    from welfare_eval.reference import default_region_scheme
-
-    root = tmp_path_factory.mktemp("custom")
-    shutil.copytree(demo_project / "data" / "raw", root / "data" / "raw")
-    shutil.copytree(demo_project / "data" / "simulation", root / "data" / "simulation")
-    shutil.copytree(demo_project / "reports", root / "reports", ignore=shutil.ignore_patterns("*.html", "_build"))
-    (root / "analysis_plan.yaml").write_text(CHEAP_PLAN, encoding="utf-8")
-    mapping = root / "regions_2569.csv"
-    default_region_scheme().provinces.to_csv(mapping, index=False)
-    mapping.with_suffix(".json").write_text(
-        json.dumps({"scheme": "regions_2569", "name_en": "User mapping of the 2569 order", "date": "2569"}),
-        encoding="utf-8",
-    )
-    rc = main(["run", "--root", str(root), "--regions", str(mapping), "--quiet", "--engine", "builtin"])
-    assert rc == 0
-    return root
-
-
 def test_user_region_mapping_reaches_the_report(custom_project: Path, demo_project: Path) -> None:
     paths = pipeline.Paths.from_root(custom_project)
     man = pipeline.processed_manifest(paths)

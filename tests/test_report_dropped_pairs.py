@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html as htmllib
 import re
-import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,17 +20,6 @@ from welfare_eval.report.data import ReportData
 
 REASON = "no endline interviews (flood; see memo #3 *urgent* @tbl-glance)"
 DROPPED = [{"pair_id": 7, "reason": REASON, "decided_in": "drop.csv row 2", "villages": ["10010101", "10020202"]}]
-CHEAP_PLAN = """\
-# the headline outcomes only, few draws: what this test checks does not depend on them
-impact:
-  outcomes: [any_welfare, welfare_amount, savings, member_welfare_fund, qol_index]
-  welfare_types: false
-  draws: {primary: 199, secondary: 199, welfare_types: 199}
-  preliminary: {draws: 199}
-  event_study: {draws: 199}
-factors: {n_boot: 0, efa_iter: 5}
-power: {draws: 0, simulation: {enabled: false}}
-"""
 
 
 def _text(page: str) -> str:
@@ -102,35 +90,17 @@ def test_summary_caveat_only_when_a_pair_was_dropped(demo_project: Path) -> None
 # --------------------------------------------------------------------------------------------------
 # A project where a pair is dropped through a corrections file, rendered in both editions
 # --------------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def dropped_project(demo_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from welfare_eval.cli import main
-
-    root = tmp_path_factory.mktemp("dropped")
-    shutil.copytree(demo_project / "data" / "raw", root / "data" / "raw")
-    shutil.copytree(demo_project / "reports", root / "reports", ignore=shutil.ignore_patterns("*.html", "_build"))
-    (root / "analysis_plan.yaml").write_text(CHEAP_PLAN, encoding="utf-8")
-    pd.DataFrame([{"file": "", "sheet": "", "row": "", "submission": "", "key": "", "action": "drop_pair",
-                   "column": "", "value": "1", "reason": "no endline interviews (flood)"}]).to_csv(
-        root / "data" / "raw" / "corrections" / "drop.csv", index=False)
-    with pytest.MonkeyPatch.context() as mp:  # edited exports are not the demo: a key of the team's own
-        mp.setenv("WELFARE_EVAL_PSEUDONYM_KEY", "dropped-pair-test-key-0123456789abcdef")
-        for cmd in (["clean"], ["analyze"], ["report", "--engine", "builtin"],
-                    ["report", "--engine", "builtin", "--lang", "en"]):
-            assert main([*cmd, "--root", str(root), "--quiet"]) == 0, cmd
-    return root
-
-
 @pytest.mark.e2e
-def test_report_names_the_dropped_pair_in_both_editions(dropped_project: Path) -> None:
-    paths = pipeline.Paths.from_root(dropped_project)
+def test_report_names_the_dropped_pair_in_both_editions(custom_project: Path) -> None:
+    """The custom project (tests/conftest.py) drops pair 1 through data/raw/corrections/drop.csv."""
+    paths = pipeline.Paths.from_root(custom_project)
     man = pipeline.processed_manifest(paths)
     assert [(e["pair_id"], e["decided_in"]) for e in man["dropped_pairs"]] == [(1, "drop.csv row 2")]
     villages = man["dropped_pairs"][0]["villages"]
     n = int(pipeline.load_results(paths)["design"].shape[0])
     assert n == 17
     for name, lang in (("final_report.html", "th"), ("final_report.en.html", "en")):
-        page = (dropped_project / "reports" / name).read_text("utf-8")
+        page = (custom_project / "reports" / name).read_text("utf-8")
         text = _text(page)
         # the appendix table: numbered, referred to by number, with the pair, its villages, reason and source
         m = re.search(r'<div id="tbl-dropped-pairs" class="table-float">(.*?)</table>', page, re.S)
