@@ -195,3 +195,32 @@ def test_mini_header_only_file(fixtures: Path, tmp_path: Path) -> None:
     (raw / "villages.csv").write_text(head + "\n", encoding="utf-8")
     with pytest.raises(CleaningError, match=r"^villages\.csv: no data rows"):
         clean_all(raw, None, key="demo")
+
+
+def test_plan_drops_a_pair_and_the_manifest_says_where(fixtures: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sample.drop_pairs`` of the analysis plan: cleaning rejects the pair's villages with the reason, and the
+    manifest records the pair, its villages, the reason and that the plan decided it."""
+    import shutil
+
+    from welfare_eval import pipeline
+    from welfare_eval.study import PlanError
+
+    shutil.copytree(fixtures / "clean" / "mini_raw", tmp_path / "data" / "raw")
+    plan = tmp_path / "analysis_plan.yaml"
+    plan.write_text('sample:\n  drop_pairs: {2: "no endline interviews (flood)"}\n', encoding="utf-8")
+    monkeypatch.setenv("WELFARE_EVAL_PSEUDONYM_KEY", "mini-plan-test-key-0123456789abcdef")
+    paths = pipeline.Paths.from_root(tmp_path, quiet=True)
+    res = pipeline.clean(paths)
+    (entry,) = pipeline.processed_manifest(paths)["dropped_pairs"]
+    assert entry["pair_id"] == 2 and entry["reason"] == "no endline interviews (flood)"
+    assert entry["decided_in"] == "analysis_plan.yaml sample.drop_pairs"
+    assert sorted(entry["villages"]) == ["14010102", "16020302"]
+    kept = res.tables["villages"]["village_id"].astype(str)
+    assert set(kept) == {"14010101", "16020301"}
+    led = res.ledger[res.ledger["file"] == "villages.csv"]
+    assert (led["reason"].astype(str).str.contains("no endline interviews").sum()) == 2
+    for bad, msg in (('{x: "why"}', "is not a pair id"), ('{3: ""}', "give the reason")):
+        plan.write_text(f"sample:\n  drop_pairs: {bad}\n", encoding="utf-8")
+        with pytest.raises(PlanError, match=msg):
+            pipeline.clean(paths)

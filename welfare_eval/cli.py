@@ -237,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "simulate":
             pipeline.simulate(paths, seed=args.seed, force=args.force, plan=args.plan, monitoring=args.monitoring)
         elif args.command == "clean":
-            pipeline.clean(paths, regions=args.regions)
+            pipeline.clean(paths, regions=args.regions, plan=args.plan)
         elif args.command == "analyze":
             pipeline.analyze(paths, seed=args.seed, plan=args.plan)
         elif args.command == "report":

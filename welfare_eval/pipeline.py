@@ -345,11 +345,21 @@ def _scheme(regions: RegionScheme | str | Path | None) -> RegionScheme | None:
     return RegionScheme.from_csv(regions)
 
 
-def clean(paths: Paths, *, regions: RegionScheme | str | Path | None = None) -> Any:
+def _plan_name(paths: Paths, the_plan: Any) -> str:
+    """The plan's source as results and reports name it: the project's plan by its file name, never a local path."""
+    src = str(the_plan.source)
+    if src == str(paths.plan_file):
+        return PLAN_FILE
+    return Path(src).name if ("/" in src or "\\" in src) else src
+
+
+def clean(paths: Paths, *, regions: RegionScheme | str | Path | None = None, plan: Any = None) -> Any:
     """Clean ``paths.raw`` into ``paths.processed`` (see :func:`welfare_eval.clean.clean_all`).
 
     ``regions`` (a :class:`~welfare_eval.reference.RegionScheme` or the path of a province → region CSV)
-    replaces the packaged 2017 inspection-region scheme; the scheme used is recorded in the manifest.
+    replaces the packaged 2017 inspection-region scheme; the scheme used is recorded in the manifest. The
+    pairs of the analysis plan's ``sample.drop_pairs`` (``plan``, default the project's plan) are left out,
+    with their reasons, as by a ``drop_pair`` correction.
     """
     from welfare_eval.clean import clean_all
 
@@ -360,7 +370,10 @@ def clean(paths: Paths, *, regions: RegionScheme | str | Path | None = None) -> 
         )
     paths.say(f"cleaning {paths.raw} → {paths.processed} …")
     # the public demo key is allowed only when every raw file is, byte for byte, the simulator's output
-    result = clean_all(paths.raw, paths.processed, regions=_scheme(regions), demo=simulation_record(paths) is not None)
+    the_plan = project_plan(paths, plan)
+    drop = {int(k): v for k, v in the_plan.sample.drop_pairs.items()}
+    result = clean_all(paths.raw, paths.processed, regions=_scheme(regions), demo=simulation_record(paths) is not None,
+                       drop_pairs=drop or None, drop_pairs_source=f"{_plan_name(paths, the_plan)} sample.drop_pairs")
     paths.say(result.summary())
     return result
 
@@ -429,7 +442,7 @@ def analyze(paths: Paths, *, seed: int | None = None, plan: Any = None) -> dict[
         "seed": the_plan.seed,
         "plan": the_plan.to_dict(),
         "plan_sha256": the_plan.sha256(),
-        "plan_source": the_plan.source if the_plan.source != str(paths.plan_file) else PLAN_FILE,
+        "plan_source": _plan_name(paths, the_plan),
         "region_scheme": scheme.scheme,
         "manifest_sha256": sha256_file(paths.processed / "manifest.json"),
         "tables": sorted(results),
@@ -999,7 +1012,7 @@ def run(
         simulate(paths, seed=seed, force=resimulate, plan=the_plan, monitoring=False)
     else:
         paths.say(f"using the exports already in {paths.raw} (no simulation)")
-    clean(paths, regions=regions)
+    clean(paths, regions=regions, plan=the_plan)
     has_forms = any(p.suffix.lower() == ".xlsx" for p in _monitoring_files(paths.monitoring))
     if has_forms:
         monitor_import(paths, db=db, plan=the_plan, strict=False)
@@ -1248,7 +1261,7 @@ def scaleup_estimate(
         "seed": int(su.seed if su.seed is not None else the_plan.seed),
         "plan": the_plan.to_dict(),
         "plan_sha256": the_plan.sha256(),
-        "plan_source": the_plan.source if the_plan.source != str(paths.plan_file) else PLAN_FILE,
+        "plan_source": _plan_name(paths, the_plan),
         "engine": eng_name,
         "data": data,
         "cells_sha256": sha256_file(paths.scale / SCALE_CELLS),

@@ -409,6 +409,7 @@ def clean_all(
     demo: bool = False,
     corrections: str | Path | None = None,
     drop_pairs: Mapping[int, str] | Sequence[int] | None = None,
+    drop_pairs_source: str = "clean_all(drop_pairs=...)",
     issues_dir: str | Path | None = None,
 ) -> CleanResult:
     """Clean the raw exports of ``raw_dir`` into validated processed tables.
@@ -437,6 +438,9 @@ def clean_all(
     drop_pairs : mapping or sequence of int, optional
         Matched pairs left out of the study, ``{pair_id: reason}`` (or pair ids); as the ``drop_pair``
         correction: their villages' rows are rejected with the reason, and the manifest lists them.
+    drop_pairs_source : str
+        Where ``drop_pairs`` was decided, as the manifest records it (the pipeline passes the analysis plan's
+        ``sample.drop_pairs``).
     issues_dir : path, optional
         Where the duplicates report (``duplicates_report.csv``) goes when conflicting duplicates stop
         the run; default the folder that holds ``out_dir`` (nothing is written when ``out_dir`` is None).
@@ -482,7 +486,7 @@ def clean_all(
                 pid_int = int(pid)
             except (TypeError, ValueError):
                 raise CleaningError(f"drop_pairs: pair id {pid!r} is not a whole number") from None
-            ctx.dropped_pairs[pid_int] = (str(why) or "left out by the caller", "clean_all(drop_pairs=...)")
+            ctx.dropped_pairs[pid_int] = (str(why) or "left out by the caller", drop_pairs_source)
 
     inputs: list[dict[str, Any]] = []
     parts: dict[str, list[Part]] = {}

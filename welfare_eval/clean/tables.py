@@ -192,7 +192,8 @@ FRAME_COVARIATES = (
 
 #: Columns of the design list that every study village needs (N may come from the frame instead).
 DESIGN_COLUMNS = ("village_id", "pair_id", "arm", "n_households", "n_sampled")
-DROP_PAIR_HINT = "or leave the pair out explicitly (action drop_pair in data/raw/corrections/, see data/raw/README.md)"
+DROP_PAIR_HINT = ("or leave the pair out explicitly (sample.drop_pairs in analysis_plan.yaml, or action drop_pair in "
+                  "data/raw/corrections/, see data/raw/README.md)")
 
 
 def _where(ctx: Context, p: Part, row: int, name: str | None = None) -> str:

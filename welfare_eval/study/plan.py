@@ -306,6 +306,18 @@ class MonitoringPlan:
 
 
 @dataclass(frozen=True)
+class SamplePlan:
+    """Which matched pairs the study keeps: ``drop_pairs`` maps a pair id to the reason it is left out.
+
+    Read by cleaning (``welfare-eval clean``): the pairs' villages are rejected with the reason, the manifest
+    lists them (``decided_in``: the plan) and the report states them. The advice of the structural checks
+    ("drop the pair") is carried out here, or by a ``drop_pair`` row in ``data/raw/corrections``.
+    """
+
+    drop_pairs: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ReportingPlan:
     """Disclosure control of published tables."""
 
@@ -400,6 +412,7 @@ class AnalysisPlan:
 
     version: int = 1
     seed: int = 2568
+    sample: SamplePlan = field(default_factory=SamplePlan)
     matching: MatchingPlan = field(default_factory=MatchingPlan)
     weights: WeightsPlan = field(default_factory=WeightsPlan)
     descriptives: DescriptivesPlan = field(default_factory=DescriptivesPlan)
@@ -534,6 +547,11 @@ def _check(plan: AnalysisPlan, where: str) -> None:
 
     if plan.version != 1:
         raise bad(f"version {plan.version} is not supported (this package reads version 1)")
+    for pid, why in plan.sample.drop_pairs.items():
+        if not str(pid).strip().isdigit() or int(pid) < 1:
+            raise bad(f"sample.drop_pairs: {pid!r} is not a pair id (a whole number from 1)")
+        if not str(why).strip():
+            raise bad(f"sample.drop_pairs.{pid}: give the reason the pair is left out")
     if not plan.matching.covariates:
         raise bad("matching.covariates is empty: list the village covariates to match on")
     unknown = [s for s in plan.weights.steps if s not in _WEIGHT_STEPS]
