@@ -48,12 +48,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.demo)
         if "spark_engine" in names:
             item.add_marker(pytest.mark.spark)
-        # With pytest-xdist (`-n 2 --dist loadgroup`), the tests of one costly session fixture run on one worker,
-        # so each worker builds only the fixtures its own tests need.
-        for fixture in ("demo_project", "clean_demo", "spark_engine"):
-            if fixture in names or (fixture == "demo_project" and item.path.name == "test_report_browser.py"):
-                item.add_marker(pytest.mark.xdist_group(fixture))
-                break
 
 
 @pytest.fixture(scope="session")
