@@ -956,6 +956,7 @@ class _Builtin:
 
         md_path = tmp / "report.md"
         front = yaml.safe_dump(self._metadata(), allow_unicode=True, sort_keys=False)
+        markdown, embedded = _stash_data_uris(markdown)
         md_path.write_text(f"---\n{front}---\n\n{markdown}", encoding="utf-8")
         method = str(self.html_opts.get("html-math-method", "mathml"))
         if method != "mathml":
@@ -1001,7 +1002,13 @@ class _Builtin:
             # the @font-face block (already data: URIs) is added after pandoc: passing half a
             # megabyte through --include-in-header makes --embed-resources rescan it (~1.5 s)
             fonts = self._font_styles()
-            page = _post_process(target.read_text(encoding="utf-8"), self.meta, self.lang)
+            page = target.read_text(encoding="utf-8")
+            in_tags = _only_in_src_attributes(page, embedded)
+            if not in_tags:  # a data URI in text: restore it before the typesetting sees the text
+                page = _restore_data_uris(page, embedded)
+            page = _post_process(page, self.meta, self.lang)
+            if in_tags:  # in src="…" attributes, which the post-processing copies verbatim
+                page = _restore_data_uris(page, embedded)
             if fonts:
                 head_end = page.find("</head>")
                 if head_end < 0:
@@ -1059,6 +1066,43 @@ class _Builtin:
                     values = json.loads(text[pos + len(_INLINE_MARK) :].strip().splitlines()[0])
                     return [str(v) for v in values]
         raise RenderError(f"{self.qmd}:{run.chunk.line}: inline expressions produced no value")
+
+
+# A base64 data URI (the report's figures: ~2.5 MB of a ~2.8 MB page). Pandoc copies raw HTML verbatim, but
+# reading megabytes of it costs seconds; it is given a short placeholder and put back in the output.
+# Raster images only: pandoc may rewrite SVG (inlined as <svg>), never a raster data URI.
+_DATA_URI = re.compile(r"data:image/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+/=]{256,}")
+_STASH = "data:application/x-welfare-eval-stash;base64,WEstash{:06d}"
+
+
+def _stash_data_uris(markdown: str) -> tuple[str, dict[str, str]]:
+    """``markdown`` with every long data URI replaced by a unique placeholder, and placeholder → URI."""
+    if "WEstash" in markdown:  # never confuse the document's own text with a placeholder
+        return markdown, {}
+    stash: dict[str, str] = {}
+
+    def sub(m: re.Match[str]) -> str:
+        key = _STASH.format(len(stash))
+        stash[key] = m.group(0)
+        return key
+
+    return _DATA_URI.sub(sub, markdown), stash
+
+
+def _only_in_src_attributes(page: str, stash: dict[str, str]) -> bool:
+    """Whether every placeholder occurs in ``page`` only as a ``src="…"`` attribute value (inside a tag)."""
+    found = sum(page.count(f'src="{key}"') for key in stash)
+    return found == sum(page.count(key) for key in stash)
+
+
+def _restore_data_uris(page: str, stash: dict[str, str]) -> str:
+    """Put the data URIs back (a placeholder pandoc dropped, e.g. in raw LaTeX, stays dropped)."""
+    if not stash:
+        return page
+    pieces = re.split(r"(data:application/x-welfare-eval-stash;base64,WEstash\d{6})", page)
+    for k in range(1, len(pieces), 2):
+        pieces[k] = stash[pieces[k]]
+    return "".join(pieces)
 
 
 def _code_block(text: str, cls: str) -> str:
