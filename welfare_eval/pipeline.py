@@ -949,12 +949,41 @@ def report_data(paths: Paths, *, db: str | Path | None = None) -> Any:
     )
 
 
-def report(paths: Paths, *, engine: str = "auto", lang: str = "th", db: str | Path | None = None) -> Path:
+def _report_editions(paths: Paths, lang: str, is_demo: bool) -> tuple[list[str], dict[str, Any]]:
+    """Quarto profiles and metadata of the report's edition ``lang`` (demo data: banner and subtitle)."""
+    # one source, two editions: the English edition is the Quarto profile "en" (_quarto-en.yml: language,
+    # title, captions); simulated data add the profile "demo" (a banner style) and a demo subtitle
+    profiles = (["en"] if lang == "en" else []) + (["demo"] if is_demo else [])
+    metadata: dict[str, Any] = {}
+    if is_demo:
+        metadata["subtitle"] = label("report.subtitle_demo", lang)  # type: ignore[arg-type]
+    return profiles, metadata
+
+
+def _report_kernel(paths: Paths, engine: str, lang: str) -> Any:
+    """The report's kernel started now (built-in engine), to render with once the analysis is done; None when
+    Quarto renders or the kernel cannot start (the render then starts its own)."""
+    if lang not in REPORT_FILES or not paths.report_source.is_file():
+        return None
+    if engine == "quarto" or (engine == "auto" and shutil.which("quarto")):
+        return None
+    from welfare_eval.report import start_kernel
+
+    profiles, metadata = _report_editions(paths, lang, simulation_record(paths) is not None)
+    try:
+        return start_kernel(paths.report_source, profile=profiles, metadata=metadata)
+    except Exception:  # an optimisation only: the render starts a kernel of its own
+        return None
+
+
+def report(paths: Paths, *, engine: str = "auto", lang: str = "th", db: str | Path | None = None,
+           kernel: Any = None) -> Path:
     """Render ``reports/final_report.qmd`` to ``reports/final_report.html`` (``lang="en"``:
     ``final_report.en.html``), one self-contained file.
 
     The report's data bundle (:func:`report_data`) is written to a temporary folder that is the report's
-    ``report_data`` parameter, and removed afterwards.
+    ``report_data`` parameter, and removed afterwards. ``kernel``: a kernel started ahead
+    (:func:`welfare_eval.report.start_kernel`; :func:`run` starts it before the analysis).
     """
     from welfare_eval.report import render
 
@@ -969,17 +998,14 @@ def report(paths: Paths, *, engine: str = "auto", lang: str = "th", db: str | Pa
     verify_processed(paths.processed, paths.raw)  # refuses missing, changed or stale processed data
     out = paths.reports / REPORT_FILES[lang]
     paths.say(f"rendering {src.name} ({lang}) …")
-    # one source, two editions: the English edition is the Quarto profile "en" (_quarto-en.yml: language,
-    # title, captions); simulated data add the profile "demo" (a banner style) and a demo subtitle
-    profiles = (["en"] if lang == "en" else []) + (["demo"] if data.is_demo else [])
+    profiles, edition = _report_editions(paths, lang, data.is_demo)
     metadata: dict[str, Any] = {"date": data.report_date} if data.report_date else {}
-    if data.is_demo:
-        metadata["subtitle"] = label("report.subtitle_demo", lang)  # type: ignore[arg-type]
+    metadata.update(edition)
     tmp = Path(tempfile.mkdtemp(prefix=".report-data-", dir=paths.reports))
     try:
         data.save(tmp)
         render(src, output=out, engine=engine, params={"report_data": str(tmp), "lang": lang},  # type: ignore[arg-type]
-               profile=profiles, metadata=metadata)
+               profile=profiles, metadata=metadata, kernel=kernel)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     paths.say(f"  wrote {out}")
@@ -1024,8 +1050,14 @@ def run(
             store.dispose()
         if latest is not None:
             progress(paths, period=latest.label(), db=db, plan=the_plan)
-    analyze(paths, seed=seed, plan=the_plan)
-    out = report(paths, engine=engine, lang=lang, db=db)
+    # the report's kernel starts and imports its modules on the other core while the analysis runs
+    kernel = _report_kernel(paths, engine, lang)
+    try:
+        analyze(paths, seed=seed, plan=the_plan)
+        out = report(paths, engine=engine, lang=lang, db=db, kernel=kernel)
+    finally:
+        if kernel is not None:
+            kernel.close()
     paths.say(f"done in {time.perf_counter() - t0:.1f} s → {out}")
     return out
 
