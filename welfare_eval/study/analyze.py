@@ -30,7 +30,7 @@ from welfare_eval.study.describe import design_table, eligibility_funnel, sample
 from welfare_eval.study.descriptives import weighted_tables
 from welfare_eval.study.factors import analyze_factors
 from welfare_eval.study.funds import analyze_funds
-from welfare_eval.study.impact import analyze_impact, impact_sample, preliminary_did
+from welfare_eval.study.impact import Fits, analyze_impact, impact_sample, preliminary_did
 from welfare_eval.study.matching import analyze_matching
 from welfare_eval.study.plan import AnalysisPlan, default_plan
 from welfare_eval.study.power import analyze_power
@@ -105,8 +105,9 @@ def _analyze(
     hh = weights.households if benefits is None else receipt_wide(weights.households, benefits)
     sample = impact_sample(hh, plan.impact.outcomes)
     next(bar)
-    out["did_preliminary"] = preliminary_did(sample, plan)
-    out.update(analyze_impact(sample, tables, plan))
+    fits: Fits = {}  # the preliminary table's fits are the impact table's: fitted once
+    out.update(analyze_impact(sample, tables, plan, fits=fits))
+    out["did_preliminary"] = preliminary_did(sample, plan, fits=fits)
     next(bar)
     out.update(analyze_power(sample, plan, impact_effects=out.get("impact_effects")))
     next(bar)
