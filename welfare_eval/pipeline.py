@@ -412,11 +412,28 @@ def load_processed(paths: Paths | None = None) -> dict[str, pd.DataFrame]:
     return out
 
 
-def analyze(paths: Paths, *, seed: int | None = None, plan: Any = None) -> dict[str, pd.DataFrame]:
+def analysis_executor() -> Any:
+    """A worker process that runs the analysis steps independent of impact and power (descriptives, factors,
+    funds) beside them (:func:`welfare_eval.study.analyze_study`'s ``executor``); None on one core. The worker
+    starts and imports the analysis at once (:func:`run` starts it before simulating and cleaning);
+    ``shutdown()`` it when done."""
+    import os
+
+    from welfare_eval._worker import WorkerProcess
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if cores < 2:
+        return None
+    # no progress bars in the worker: this process draws the run's
+    return WorkerProcess(["welfare_eval.study.analyze"], env={"WELFARE_EVAL_PROGRESS": "0"})
+
+
+def analyze(paths: Paths, *, seed: int | None = None, plan: Any = None, executor: Any = None) -> dict[str, pd.DataFrame]:
     """Run the analysis plan on the processed tables and write ``processed/results/*.parquet``.
 
     ``results/analysis.json`` records the seed, the plan (as data, with its SHA-256 and source) and the
-    region scheme, for the report's provenance.
+    region scheme, for the report's provenance. The steps independent of impact and power run in
+    ``executor`` (default: a worker process of :func:`analysis_executor`, on two or more cores).
     """
     from welfare_eval.clean import verify_processed
     from welfare_eval.study import analyze_study
@@ -429,7 +446,13 @@ def analyze(paths: Paths, *, seed: int | None = None, plan: Any = None) -> dict[
     scheme = region_scheme_of(man)
     tables = load_processed(paths)
     paths.say("analysing: matching and balance, survey weights, impact (DiD), success factors …")
-    results = analyze_study(tables, the_plan, provinces=scheme.provinces)
+    own = executor is None
+    pool = analysis_executor() if own else executor
+    try:
+        results = analyze_study(tables, the_plan, provinces=scheme.provinces, executor=pool)
+    finally:
+        if own and pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     res_dir = paths.results
     if res_dir.is_dir():  # tables of an earlier run with another plan would mislead the report
         for old in res_dir.glob("*.parquet"):
@@ -960,16 +983,18 @@ def _report_editions(paths: Paths, lang: str, is_demo: bool) -> tuple[list[str],
     return profiles, metadata
 
 
-def _report_kernel(paths: Paths, engine: str, lang: str) -> Any:
+def _report_kernel(paths: Paths, engine: str, lang: str, *, demo: bool | None = None) -> Any:
     """The report's kernel started now (built-in engine), to render with once the analysis is done; None when
-    Quarto renders or the kernel cannot start (the render then starts its own)."""
+    Quarto renders or the kernel cannot start (the render then starts its own). ``demo``: whether the data will
+    be the simulated demo (default: whether they are now); a kernel set up for another edition is not used."""
     if lang not in REPORT_FILES or not paths.report_source.is_file():
         return None
     if engine == "quarto" or (engine == "auto" and shutil.which("quarto")):
         return None
     from welfare_eval.report import start_kernel
 
-    profiles, metadata = _report_editions(paths, lang, simulation_record(paths) is not None)
+    is_demo = simulation_record(paths) is not None if demo is None else demo
+    profiles, metadata = _report_editions(paths, lang, is_demo)
     try:
         return start_kernel(paths.report_source, profile=profiles, metadata=metadata)
     except Exception:  # an optimisation only: the render starts a kernel of its own
@@ -1034,30 +1059,35 @@ def run(
     """
     t0 = time.perf_counter()
     the_plan = project_plan(paths, plan)
-    if resimulate or not raw_exports(paths.raw):
-        simulate(paths, seed=seed, force=resimulate, plan=the_plan, monitoring=False)
-    else:
-        paths.say(f"using the exports already in {paths.raw} (no simulation)")
-    clean(paths, regions=regions, plan=the_plan)
-    has_forms = any(p.suffix.lower() == ".xlsx" for p in _monitoring_files(paths.monitoring))
-    if has_forms:
-        monitor_import(paths, db=db, plan=the_plan, strict=False)
-    if has_forms or _store_exists(paths, db):
-        store = open_store(paths, db)
-        try:
-            latest = _latest_period(store)
-        finally:
-            store.dispose()
-        if latest is not None:
-            progress(paths, period=latest.label(), db=db, plan=the_plan)
-    # the report's kernel starts and imports its modules on the other core while the analysis runs
-    kernel = _report_kernel(paths, engine, lang)
+    simulating = resimulate or not raw_exports(paths.raw)
+    # on the other core, while this process simulates and cleans: the analysis worker and the report's kernel
+    # start and import what they need
+    pool = analysis_executor()
+    kernel = _report_kernel(paths, engine, lang, demo=True if simulating else None)
     try:
-        analyze(paths, seed=seed, plan=the_plan)
+        if simulating:
+            simulate(paths, seed=seed, force=resimulate, plan=the_plan, monitoring=False)
+        else:
+            paths.say(f"using the exports already in {paths.raw} (no simulation)")
+        clean(paths, regions=regions, plan=the_plan)
+        has_forms = any(p.suffix.lower() == ".xlsx" for p in _monitoring_files(paths.monitoring))
+        if has_forms:
+            monitor_import(paths, db=db, plan=the_plan, strict=False)
+        if has_forms or _store_exists(paths, db):
+            store = open_store(paths, db)
+            try:
+                latest = _latest_period(store)
+            finally:
+                store.dispose()
+            if latest is not None:
+                progress(paths, period=latest.label(), db=db, plan=the_plan)
+        analyze(paths, seed=seed, plan=the_plan, executor=pool)
         out = report(paths, engine=engine, lang=lang, db=db, kernel=kernel)
     finally:
         if kernel is not None:
             kernel.close()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     paths.say(f"done in {time.perf_counter() - t0:.1f} s → {out}")
     return out
 

@@ -18,7 +18,8 @@ It reads and writes no files (:mod:`welfare_eval.pipeline` does) and holds no st
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from concurrent.futures import BrokenExecutor, Executor
 from typing import Any, cast
 
 import pandas as pd
@@ -46,6 +47,7 @@ def analyze_study(
     *,
     seed: int | None = None,
     provinces: pd.DataFrame | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Run the analysis plan on the processed tables.
 
@@ -61,6 +63,10 @@ def analyze_study(
     provinces : DataFrame, optional
         Province table of the region scheme the data were cleaned with (for the design table's province
         names); default the packaged scheme.
+    executor : concurrent.futures.Executor, optional
+        Runs the steps that need neither the impact nor the power results (descriptives, factors, funds) while
+        this process runs impact and power, e.g. a one-worker process pool (two cores: about 40 % less wall
+        time). The tables are the same as without it (the same computations, each on one BLAS thread).
 
     Returns
     -------
@@ -74,7 +80,8 @@ def analyze_study(
     # one BLAS thread: the products are small (faster on shared cores) and sums are then taken in one fixed
     # order, so the same data, plan and seed give byte-identical result tables on every run
     with single_blas_thread():
-        return _analyze(tables, default_plan() if plan is None else plan, seed=seed, provinces=provinces)
+        return _analyze(tables, default_plan() if plan is None else plan, seed=seed, provinces=provinces,
+                        executor=executor)
 
 
 def _analyze(
@@ -83,6 +90,7 @@ def _analyze(
     *,
     seed: int | None,
     provinces: pd.DataFrame | None,
+    executor: Executor | None = None,
 ) -> dict[str, pd.DataFrame]:
     if seed is not None:
         plan = plan.replace(seed=int(seed))
@@ -104,6 +112,13 @@ def _analyze(
     out["weights_summary"] = weights.summary_by(("wave", "arm"))
     hh = weights.households if benefits is None else receipt_wide(weights.households, benefits)
     sample = impact_sample(hh, plan.impact.outcomes)
+    side_args = (dict(tables), plan, weights, hh, villages, benefits)
+    side = None
+    if executor is not None:
+        try:
+            side = executor.submit(_side_steps, *side_args)
+        except BrokenExecutor:  # e.g. a worker that could not start: the steps run here
+            side = None
     next(bar)
     fits: Fits = {}  # the preliminary table's fits are the impact table's: fitted once
     out.update(analyze_impact(sample, tables, plan, fits=fits))
@@ -111,16 +126,39 @@ def _analyze(
     next(bar)
     out.update(analyze_power(sample, plan, impact_effects=out.get("impact_effects")))
     next(bar)
-    if benefits is not None:
-        d = plan.descriptives
-        out.update(weighted_tables(weights, benefits, villages=villages, inference=cast(Any, d.inference), outcomes=d.outcomes,
-                                   level=d.level))
-    next(bar)
-    if "committee" in tables:
-        out.update(analyze_factors(tables, plan, households=weights.households))
-    next(bar)
-    if "admin" in tables:
-        out.update(analyze_funds(tables, plan, households=hh))
+    try:
+        out.update(side.result() if side is not None else _side_steps(*side_args, bar=bar))
+    except BrokenExecutor:  # the worker died (not an error of the steps, which is raised as such): run them here
+        out.update(_side_steps(*side_args))
     for _ in bar:
         pass
     return {k: parquet_safe(v) for k, v in out.items()}
+
+
+def _side_steps(
+    tables: Mapping[str, pd.DataFrame],
+    plan: AnalysisPlan,
+    weights: Any,
+    hh: pd.DataFrame,
+    villages: pd.DataFrame,
+    benefits: pd.DataFrame | None,
+    *,
+    bar: Iterator[str] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The steps that need neither the impact nor the power results: descriptives, factors, funds (run in an
+    executor's worker, or here after impact and power)."""
+    out: dict[str, pd.DataFrame] = {}
+    with single_blas_thread():
+        if benefits is not None:
+            d = plan.descriptives
+            out.update(weighted_tables(weights, benefits, villages=villages, inference=cast(Any, d.inference),
+                                       outcomes=d.outcomes, level=d.level))
+        if bar is not None:
+            next(bar)
+        if "committee" in tables:
+            out.update(analyze_factors(tables, plan, households=weights.households))
+        if bar is not None:
+            next(bar)
+        if "admin" in tables:
+            out.update(analyze_funds(tables, plan, households=hh))
+    return out
