@@ -5,7 +5,8 @@
 ``spawn``/``forkserver`` pools, it never re-imports the caller's ``__main__`` (a script without an
 ``if __name__ == "__main__"`` guard would otherwise run again in the worker), and unlike ``fork`` it does not
 copy a process that may be running threads. Calls, arguments and results travel pickled over a pipe; the
-worker imports what it is told at start, while the caller goes on.
+worker takes the caller's ``sys.path`` (so functions of the caller's modules unpickle there) and imports what
+it is told at start, while the caller goes on.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class WorkerProcess(Executor):
 
     def __init__(self, imports: Sequence[str] = (), *, env: dict[str, str] | None = None) -> None:
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "welfare_eval._worker", *imports],
+            [sys.executable, "-m", "welfare_eval._worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env={**os.environ, **(env or {})},
@@ -55,6 +56,8 @@ class WorkerProcess(Executor):
         self._reader = threading.Thread(target=self._read, name="welfare-eval-worker-reader", daemon=True)
         self._writer.start()
         self._reader.start()
+        # first message: this process's import path (as multiprocessing's spawn passes it) and the imports
+        self._outbox.put(pickle.dumps((list(sys.path), list(imports)), protocol=pickle.HIGHEST_PROTOCOL))
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         payload = pickle.dumps((fn, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
@@ -117,16 +120,18 @@ class WorkerProcess(Executor):
 
 
 def _main() -> None:
-    """The worker: import the modules named on the command line, then run pickled calls from stdin."""
+    """The worker: take the caller's import path, import the modules it names, then run pickled calls from stdin."""
     import importlib
 
     # the protocol goes to a private copy of stdout; anything the calls print goes to stderr
     proto = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    for name in sys.argv[1:]:
-        importlib.import_module(name)
     stdin = sys.stdin.buffer
+    path, imports = pickle.load(stdin)
+    sys.path[:] = [*path, *(p for p in sys.path if p not in path)]
+    for name in imports:
+        importlib.import_module(name)
     while True:
         try:
             fn, args, kwargs = pickle.load(stdin)
