@@ -97,3 +97,22 @@ def test_prints_in_the_worker_do_not_corrupt_results() -> None:
         assert w.submit(pow, 5, 2).result(timeout=60) == 25
     finally:
         w.shutdown()
+
+
+@pytest.mark.slow
+def test_the_analysis_with_a_worker_equals_the_serial_analysis(demo_analysis, clean_demo) -> None:
+    """analyze_study(executor=WorkerProcess): descriptives, factors and power run beside impact and funds; every
+    table is the same as in one process (same values, dtypes and order)."""
+    from welfare_eval.study import analyze_study
+
+    w = WorkerProcess(["welfare_eval.study.analyze"], env={"WELFARE_EVAL_PROGRESS": "0"})
+    try:
+        got = analyze_study(clean_demo.tables(), demo_analysis.plan, executor=w)
+    finally:
+        w.shutdown()
+    assert sorted(got) == sorted(demo_analysis.results)
+    for name, df in demo_analysis.results.items():
+        if name == "impact_dr":  # the DR-DiD's statsmodels logit varies in the last bits from run to run
+            pd.testing.assert_frame_equal(got[name], df, check_exact=False, rtol=1e-12, obj=name)
+        else:
+            pd.testing.assert_frame_equal(got[name], df, check_exact=True, obj=name)

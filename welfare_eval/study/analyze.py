@@ -18,8 +18,9 @@ It reads and writes no files (:mod:`welfare_eval.pipeline` does) and holds no st
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import BrokenExecutor, Executor
+from dataclasses import dataclass
 from typing import Any, cast
 
 import pandas as pd
@@ -34,7 +35,7 @@ from welfare_eval.study.funds import analyze_funds
 from welfare_eval.study.impact import Fits, analyze_impact, impact_sample, preliminary_did
 from welfare_eval.study.matching import analyze_matching
 from welfare_eval.study.plan import AnalysisPlan, default_plan
-from welfare_eval.study.power import analyze_power
+from welfare_eval.study.power import analyze_power, with_impact_se
 from welfare_eval.study.sample import receipt_wide, require_tables
 from welfare_eval.study.weights import weights_pipeline
 
@@ -112,11 +113,11 @@ def _analyze(
     out["weights_summary"] = weights.summary_by(("wave", "arm"))
     hh = weights.households if benefits is None else receipt_wide(weights.households, benefits)
     sample = impact_sample(hh, plan.impact.outcomes)
-    side_args = (dict(tables), plan, weights, hh, villages, benefits)
+    ctx = _Inputs(dict(tables), plan, weights, hh, villages, benefits, sample)
     side = None
     if executor is not None:
-        try:
-            side = executor.submit(_side_steps, *side_args)
+        try:  # beside impact and funds: descriptives, factors and power (its impact SEs are added below)
+            side = executor.submit(_steps, ctx, WORKER_STEPS)
         except BrokenExecutor:  # e.g. a worker that could not start: the steps run here
             side = None
     next(bar)
@@ -124,41 +125,63 @@ def _analyze(
     out.update(analyze_impact(sample, tables, plan, fits=fits))
     out["did_preliminary"] = preliminary_did(sample, plan, fits=fits)
     next(bar)
-    out.update(analyze_power(sample, plan, impact_effects=out.get("impact_effects")))
-    next(bar)
-    try:
-        out.update(side.result() if side is not None else _side_steps(*side_args, bar=bar))
-    except BrokenExecutor:  # the worker died (not an error of the steps, which is raised as such): run them here
-        out.update(_side_steps(*side_args))
+    if side is None:
+        out.update(_steps(ctx, ("power", "descriptives", "factors", "funds"), impact_effects=out.get("impact_effects"),
+                          bar=bar))
+    else:
+        out.update(_steps(ctx, ("funds",)))
+        try:
+            done = side.result()
+        except BrokenExecutor:  # the worker died (an error of a step is raised as such): the steps run here
+            done = _steps(ctx, WORKER_STEPS)
+        if "power_mde" in done:
+            done["power_mde"] = with_impact_se(done["power_mde"], out.get("impact_effects"))
+        out.update(done)
     for _ in bar:
         pass
     return {k: parquet_safe(v) for k, v in out.items()}
 
 
-def _side_steps(
-    tables: Mapping[str, pd.DataFrame],
-    plan: AnalysisPlan,
-    weights: Any,
-    hh: pd.DataFrame,
-    villages: pd.DataFrame,
-    benefits: pd.DataFrame | None,
+#: Steps a worker runs beside impact and funds (they need no impact result, except power's impact SEs).
+WORKER_STEPS = ("descriptives", "factors", "power")
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What the steps after the weights take (sent to the worker, pickled, as one object)."""
+
+    tables: Mapping[str, pd.DataFrame]
+    plan: AnalysisPlan
+    weights: Any
+    hh: pd.DataFrame
+    villages: pd.DataFrame
+    benefits: pd.DataFrame | None
+    sample: pd.DataFrame
+
+
+def _steps(
+    ctx: _Inputs,
+    names: Sequence[str],
     *,
+    impact_effects: pd.DataFrame | None = None,
     bar: Iterator[str] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """The steps that need neither the impact nor the power results: descriptives, factors, funds (run in an
-    executor's worker, or here after impact and power)."""
+    """Run the named steps (power, descriptives, factors, funds) in order (here or in an executor's worker);
+    ``bar`` advances before each step after the first."""
     out: dict[str, pd.DataFrame] = {}
+    plan, tables = ctx.plan, ctx.tables
     with single_blas_thread():
-        if benefits is not None:
-            d = plan.descriptives
-            out.update(weighted_tables(weights, benefits, villages=villages, inference=cast(Any, d.inference),
-                                       outcomes=d.outcomes, level=d.level))
-        if bar is not None:
-            next(bar)
-        if "committee" in tables:
-            out.update(analyze_factors(tables, plan, households=weights.households))
-        if bar is not None:
-            next(bar)
-        if "admin" in tables:
-            out.update(analyze_funds(tables, plan, households=hh))
+        for k, name in enumerate(names):
+            if bar is not None and k:
+                next(bar)
+            if name == "power":
+                out.update(analyze_power(ctx.sample, plan, impact_effects=impact_effects))
+            elif name == "descriptives" and ctx.benefits is not None:
+                d = plan.descriptives
+                out.update(weighted_tables(ctx.weights, ctx.benefits, villages=ctx.villages,
+                                           inference=cast(Any, d.inference), outcomes=d.outcomes, level=d.level))
+            elif name == "factors" and "committee" in tables:
+                out.update(analyze_factors(tables, plan, households=ctx.weights.households))
+            elif name == "funds" and "admin" in tables:
+                out.update(analyze_funds(tables, plan, households=ctx.hh))
     return out
