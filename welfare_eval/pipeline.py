@@ -1028,7 +1028,7 @@ def report(paths: Paths, *, engine: str = "auto", lang: str = "th", db: str | Pa
     metadata.update(edition)
     tmp = Path(tempfile.mkdtemp(prefix=".report-data-", dir=paths.reports))
     try:
-        data.save(tmp)
+        data.save(tmp, durable=False)  # read once by the render, then removed
         render(src, output=out, engine=engine, params={"report_data": str(tmp), "lang": lang},  # type: ignore[arg-type]
                profile=profiles, metadata=metadata, kernel=kernel)
     finally:
@@ -1401,7 +1401,7 @@ def scaleup_report(paths: Paths, *, renderer: str = "auto") -> Path:
     paths.say(f"rendering {src.name} …")
     tmp = Path(tempfile.mkdtemp(prefix=".report-data-", dir=paths.reports))
     try:
-        data.save(tmp)
+        data.save(tmp, durable=False)  # read once by the render, then removed
         render(src, output=out, engine=renderer, params={"report_data": str(tmp), "lang": "th"})  # type: ignore[arg-type]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
