@@ -65,9 +65,10 @@ def analyze_study(
         Province table of the region scheme the data were cleaned with (for the design table's province
         names); default the packaged scheme.
     executor : concurrent.futures.Executor, optional
-        Runs the steps that need neither the impact nor the power results (descriptives, factors, funds) while
-        this process runs impact and power, e.g. a one-worker process pool (two cores: about 40 % less wall
-        time). The tables are the same as without it (the same computations, each on one BLAS thread).
+        Runs descriptives, factors and power (without the impact step's CR2 SEs, which are added here after) while
+        this process runs impact and funds, e.g. :class:`welfare_eval._worker.WorkerProcess` (two cores: about
+        half the wall time). The tables are the same as without it (the same computations, each on one BLAS
+        thread); a worker that dies is replaced by running its steps here.
 
     Returns
     -------
