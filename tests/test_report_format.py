@@ -197,7 +197,47 @@ def rendered_profiles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str
     # one render (the English profile): the Thai edition of the real report is checked in a browser
     en = render(qmd, engine="builtin", output=root / "en.html", profile="en", metadata={"date": "2025-04-21"},
                 timeout=120)
-    return {"en": en.read_text("utf-8")}
+    return {"en": en.read_text("utf-8"), "root": str(root)}
+
+
+def test_a_kernel_started_ahead_gives_the_same_page(rendered_profiles: dict[str, str]) -> None:
+    """start_kernel() while other work runs, render(kernel=) later: the same bytes; its process and folder end."""
+    from welfare_eval.report import render, start_kernel
+
+    root = Path(rendered_profiles["root"])
+    qmd = root / "doc.qmd"
+    kernel = start_kernel(qmd, profile="en")
+    folder = kernel._tmp
+    km = kernel.km
+    out = render(qmd, engine="builtin", output=root / "en_ahead.html", profile="en",
+                 metadata={"date": "2025-04-21"}, timeout=120, kernel=kernel)
+    assert out.read_text("utf-8") == rendered_profiles["en"]
+    assert not km.has_kernel and not folder.exists()
+    # a kernel started for another document is not used (closed); the render starts its own
+    other = root / "other.qmd"
+    other.write_text("---\n---\n\n```{python}\nx = 1\n```\n", encoding="utf-8")
+    wrong = start_kernel(other)
+    wrong_km = wrong.km
+    out = render(qmd, engine="builtin", output=root / "en_wrong.html", profile="en",
+                 metadata={"date": "2025-04-21"}, timeout=120, kernel=wrong)
+    assert out.read_text("utf-8") == rendered_profiles["en"]
+    assert not wrong_km.has_kernel and not wrong._tmp.exists()
+
+
+def test_figures_pass_pandoc_as_placeholders() -> None:
+    """Long raster data URIs go to pandoc as placeholders and come back byte for byte (in attributes or text)."""
+    from welfare_eval.report._render import _only_in_src_attributes, _restore_data_uris, _stash_data_uris
+
+    uri = "data:image/png;base64," + "iVBORw0KGgo" * 40 + "=="
+    svg = "data:image/svg+xml;base64," + "PHN2Zz4" * 60  # pandoc may inline SVG: never stashed
+    md = f'<img src="{uri}">\n\n`{uri}`\n\n<img src="{svg}">\n'
+    short, stash = _stash_data_uris(md)
+    assert len(stash) == 2 and uri not in short and svg in short and len(short) < len(md) - 800
+    assert _restore_data_uris(short, stash) == md
+    page_attr = '<p><img src="' + next(iter(stash)) + '"></p>'
+    assert _only_in_src_attributes(page_attr, {next(iter(stash)): uri})
+    assert not _only_in_src_attributes(short, stash)  # one is in text: restored before the typesetting
+    assert _stash_data_uris("WEstash000000 " + md) == ("WEstash000000 " + md, {})  # never confused with text
 
 
 def test_the_profile_makes_the_english_edition(rendered_profiles: dict[str, str]) -> None:

@@ -412,11 +412,28 @@ def load_processed(paths: Paths | None = None) -> dict[str, pd.DataFrame]:
     return out
 
 
-def analyze(paths: Paths, *, seed: int | None = None, plan: Any = None) -> dict[str, pd.DataFrame]:
+def analysis_executor() -> Any:
+    """A worker process that runs the analysis steps independent of impact and power (descriptives, factors,
+    funds) beside them (:func:`welfare_eval.study.analyze_study`'s ``executor``); None on one core. The worker
+    starts and imports the analysis at once (:func:`run` starts it before simulating and cleaning);
+    ``shutdown()`` it when done."""
+    import os
+
+    from welfare_eval._worker import WorkerProcess
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if cores < 2:
+        return None
+    # no progress bars in the worker: this process draws the run's
+    return WorkerProcess(["welfare_eval.study.analyze"], env={"WELFARE_EVAL_PROGRESS": "0"})
+
+
+def analyze(paths: Paths, *, seed: int | None = None, plan: Any = None, executor: Any = None) -> dict[str, pd.DataFrame]:
     """Run the analysis plan on the processed tables and write ``processed/results/*.parquet``.
 
     ``results/analysis.json`` records the seed, the plan (as data, with its SHA-256 and source) and the
-    region scheme, for the report's provenance.
+    region scheme, for the report's provenance. The steps independent of impact and power run in
+    ``executor`` (default: a worker process of :func:`analysis_executor`, on two or more cores).
     """
     from welfare_eval.clean import verify_processed
     from welfare_eval.study import analyze_study
@@ -429,7 +446,13 @@ def analyze(paths: Paths, *, seed: int | None = None, plan: Any = None) -> dict[
     scheme = region_scheme_of(man)
     tables = load_processed(paths)
     paths.say("analysing: matching and balance, survey weights, impact (DiD), success factors …")
-    results = analyze_study(tables, the_plan, provinces=scheme.provinces)
+    own = executor is None
+    pool = analysis_executor() if own else executor
+    try:
+        results = analyze_study(tables, the_plan, provinces=scheme.provinces, executor=pool)
+    finally:
+        if own and pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     res_dir = paths.results
     if res_dir.is_dir():  # tables of an earlier run with another plan would mislead the report
         for old in res_dir.glob("*.parquet"):
@@ -949,12 +972,43 @@ def report_data(paths: Paths, *, db: str | Path | None = None) -> Any:
     )
 
 
-def report(paths: Paths, *, engine: str = "auto", lang: str = "th", db: str | Path | None = None) -> Path:
+def _report_editions(paths: Paths, lang: str, is_demo: bool) -> tuple[list[str], dict[str, Any]]:
+    """Quarto profiles and metadata of the report's edition ``lang`` (demo data: banner and subtitle)."""
+    # one source, two editions: the English edition is the Quarto profile "en" (_quarto-en.yml: language,
+    # title, captions); simulated data add the profile "demo" (a banner style) and a demo subtitle
+    profiles = (["en"] if lang == "en" else []) + (["demo"] if is_demo else [])
+    metadata: dict[str, Any] = {}
+    if is_demo:
+        metadata["subtitle"] = label("report.subtitle_demo", lang)  # type: ignore[arg-type]
+    return profiles, metadata
+
+
+def _report_kernel(paths: Paths, engine: str, lang: str, *, demo: bool | None = None) -> Any:
+    """The report's kernel started now (built-in engine), to render with once the analysis is done; None when
+    Quarto renders or the kernel cannot start (the render then starts its own). ``demo``: whether the data will
+    be the simulated demo (default: whether they are now); a kernel set up for another edition is not used."""
+    if lang not in REPORT_FILES or not paths.report_source.is_file():
+        return None
+    if engine == "quarto" or (engine == "auto" and shutil.which("quarto")):
+        return None
+    from welfare_eval.report import start_kernel
+
+    is_demo = simulation_record(paths) is not None if demo is None else demo
+    profiles, metadata = _report_editions(paths, lang, is_demo)
+    try:
+        return start_kernel(paths.report_source, profile=profiles, metadata=metadata)
+    except Exception:  # an optimisation only: the render starts a kernel of its own
+        return None
+
+
+def report(paths: Paths, *, engine: str = "auto", lang: str = "th", db: str | Path | None = None,
+           kernel: Any = None) -> Path:
     """Render ``reports/final_report.qmd`` to ``reports/final_report.html`` (``lang="en"``:
     ``final_report.en.html``), one self-contained file.
 
     The report's data bundle (:func:`report_data`) is written to a temporary folder that is the report's
-    ``report_data`` parameter, and removed afterwards.
+    ``report_data`` parameter, and removed afterwards. ``kernel``: a kernel started ahead
+    (:func:`welfare_eval.report.start_kernel`; :func:`run` starts it before the analysis).
     """
     from welfare_eval.report import render
 
@@ -969,17 +1023,14 @@ def report(paths: Paths, *, engine: str = "auto", lang: str = "th", db: str | Pa
     verify_processed(paths.processed, paths.raw)  # refuses missing, changed or stale processed data
     out = paths.reports / REPORT_FILES[lang]
     paths.say(f"rendering {src.name} ({lang}) …")
-    # one source, two editions: the English edition is the Quarto profile "en" (_quarto-en.yml: language,
-    # title, captions); simulated data add the profile "demo" (a banner style) and a demo subtitle
-    profiles = (["en"] if lang == "en" else []) + (["demo"] if data.is_demo else [])
+    profiles, edition = _report_editions(paths, lang, data.is_demo)
     metadata: dict[str, Any] = {"date": data.report_date} if data.report_date else {}
-    if data.is_demo:
-        metadata["subtitle"] = label("report.subtitle_demo", lang)  # type: ignore[arg-type]
+    metadata.update(edition)
     tmp = Path(tempfile.mkdtemp(prefix=".report-data-", dir=paths.reports))
     try:
-        data.save(tmp)
+        data.save(tmp, durable=False)  # read once by the render, then removed
         render(src, output=out, engine=engine, params={"report_data": str(tmp), "lang": lang},  # type: ignore[arg-type]
-               profile=profiles, metadata=metadata)
+               profile=profiles, metadata=metadata, kernel=kernel)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     paths.say(f"  wrote {out}")
@@ -1008,24 +1059,35 @@ def run(
     """
     t0 = time.perf_counter()
     the_plan = project_plan(paths, plan)
-    if resimulate or not raw_exports(paths.raw):
-        simulate(paths, seed=seed, force=resimulate, plan=the_plan, monitoring=False)
-    else:
-        paths.say(f"using the exports already in {paths.raw} (no simulation)")
-    clean(paths, regions=regions, plan=the_plan)
-    has_forms = any(p.suffix.lower() == ".xlsx" for p in _monitoring_files(paths.monitoring))
-    if has_forms:
-        monitor_import(paths, db=db, plan=the_plan, strict=False)
-    if has_forms or _store_exists(paths, db):
-        store = open_store(paths, db)
-        try:
-            latest = _latest_period(store)
-        finally:
-            store.dispose()
-        if latest is not None:
-            progress(paths, period=latest.label(), db=db, plan=the_plan)
-    analyze(paths, seed=seed, plan=the_plan)
-    out = report(paths, engine=engine, lang=lang, db=db)
+    simulating = resimulate or not raw_exports(paths.raw)
+    # on the other core, while this process simulates and cleans: the analysis worker and the report's kernel
+    # start and import what they need
+    pool = analysis_executor()
+    kernel = _report_kernel(paths, engine, lang, demo=True if simulating else None)
+    try:
+        if simulating:
+            simulate(paths, seed=seed, force=resimulate, plan=the_plan, monitoring=False)
+        else:
+            paths.say(f"using the exports already in {paths.raw} (no simulation)")
+        clean(paths, regions=regions, plan=the_plan)
+        has_forms = any(p.suffix.lower() == ".xlsx" for p in _monitoring_files(paths.monitoring))
+        if has_forms:
+            monitor_import(paths, db=db, plan=the_plan, strict=False)
+        if has_forms or _store_exists(paths, db):
+            store = open_store(paths, db)
+            try:
+                latest = _latest_period(store)
+            finally:
+                store.dispose()
+            if latest is not None:
+                progress(paths, period=latest.label(), db=db, plan=the_plan)
+        analyze(paths, seed=seed, plan=the_plan, executor=pool)
+        out = report(paths, engine=engine, lang=lang, db=db, kernel=kernel)
+    finally:
+        if kernel is not None:
+            kernel.close()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     paths.say(f"done in {time.perf_counter() - t0:.1f} s → {out}")
     return out
 
@@ -1339,7 +1401,7 @@ def scaleup_report(paths: Paths, *, renderer: str = "auto") -> Path:
     paths.say(f"rendering {src.name} …")
     tmp = Path(tempfile.mkdtemp(prefix=".report-data-", dir=paths.reports))
     try:
-        data.save(tmp)
+        data.save(tmp, durable=False)  # read once by the render, then removed
         render(src, output=out, engine=renderer, params={"report_data": str(tmp), "lang": "th"})  # type: ignore[arg-type]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -597,13 +597,19 @@ def aggregate_villages(
     g = scores.groupby(village, sort=True)
     vill = g[facs].mean()
     vill.insert(0, "n_raters", g.size())
+    # item ratings as numbers once, then each village's rows (in file order, as groupby gives them)
+    fac_items = {f: list(imap.loc[imap["factor"] == f, "item"]) for f in facs}
+    all_items = list(dict.fromkeys(i for f in facs for i in fac_items[f]))
+    col = {i: k for k, i in enumerate(all_items)}
+    values = np.asarray(responses[all_items].apply(pd.to_numeric, errors="coerce"), dtype=float)
+    fac_cols = {f: [col[i] for i in fac_items[f]] for f in facs}
+    groups = responses.groupby(village, sort=True)
+    rows_of = groups.indices
     rwg_rows = {}
-    for vid, block in responses.groupby(village, sort=True):
-        rwg_rows[vid] = {
-            f: rwg_j(block[list(imap.loc[imap["factor"] == f, "item"])].apply(pd.to_numeric, errors="coerce"),
-                     n_options=n_options)
-            for f in facs
-        }
+    for vid in groups.size().index:  # sorted, as iterating the groupby
+        block = values[rows_of[vid]]
+        # column-major, as a DataFrame's values: the same summation order in rwg_j, hence the same bits
+        rwg_rows[vid] = {f: rwg_j(np.asfortranarray(block[:, fac_cols[f]]), n_options=n_options) for f in facs}
     rwg = pd.DataFrame.from_dict(rwg_rows, orient="index")[facs]
     rwg.index.name = village
     rows = []

@@ -12,15 +12,17 @@ Command line: ``python -m welfare_eval.report reports/final_report.qmd``.
 from __future__ import annotations
 
 from welfare_eval.report import figures, provenance, tables
-from welfare_eval.report._render import RenderError, default_output, render
+from welfare_eval.report._render import RenderError, ReportKernel, default_output, render, start_kernel
 from welfare_eval.report._selfcontained import check_self_contained
 
 __all__ = [
     "RenderError",
+    "ReportKernel",
     "check_self_contained",
     "default_output",
     "figures",
     "provenance",
     "render",
+    "start_kernel",
     "tables",
 ]

@@ -53,7 +53,7 @@ from welfare_eval.report._qmd import (
 )
 from welfare_eval.report._selfcontained import check_self_contained
 
-__all__ = ["RenderError", "default_output", "render"]
+__all__ = ["RenderError", "ReportKernel", "default_output", "render", "start_kernel"]
 
 Engine = Literal["auto", "quarto", "builtin"]
 
@@ -96,6 +96,7 @@ def render(
     metadata: dict[str, Any] | None = None,
     timeout: int = 600,
     check: bool = True,
+    kernel: ReportKernel | None = None,
 ) -> Path:
     """Render ``qmd`` to one self-contained HTML file and return its path.
 
@@ -124,6 +125,10 @@ def render(
         Seconds: per cell for the built-in engine, for the whole run with Quarto.
     check : bool, default True
         Run :func:`check_self_contained` on the result and raise if it needs the network.
+    kernel : ReportKernel, optional
+        A kernel started ahead by :func:`start_kernel` for this document (built-in engine), e.g. while the
+        analysis runs; it is used when it was started for the same document and set-up, else closed and a
+        fresh one started. The render takes it over (it is shut down afterwards).
 
     Returns
     -------
@@ -155,10 +160,12 @@ def render(
     out.parent.mkdir(parents=True, exist_ok=True)
     profiles = _profiles(profile)
     if engine == "quarto":
+        if kernel is not None:
+            kernel.close()
         _render_quarto(qmd, out, exec_dir, params, timeout, profiles, metadata or {})
         _post_process_file(out, qmd, profiles, metadata or {})
     else:
-        _Builtin(qmd, out, exec_dir, params or {}, timeout, profiles, metadata or {}).run()
+        _Builtin(qmd, out, exec_dir, params or {}, timeout, profiles, metadata or {}).run(kernel)
     if check:
         bad = check_self_contained(out)
         if bad:
@@ -589,7 +596,8 @@ class _Builtin:
         lines += [f"{k} = {v!r}" for k, v in self.params.items()]
         return "\n".join(lines)
 
-    def _kernel_manager(self, spec_dir: Path) -> Any:
+    @staticmethod
+    def _kernel_manager(spec_dir: Path) -> Any:
         from jupyter_client.kernelspec import KernelSpecManager
         from jupyter_client.manager import KernelManager
 
@@ -614,11 +622,15 @@ class _Builtin:
             kw["ip"] = str(spec_dir / "ipc")
         return KernelManager(kernel_name=_KERNEL_NAME, kernel_spec_manager=ksm, **kw)
 
-    def _execute(self, nb: Any, owner: dict[int, _CellRun], spec_dir: Path) -> None:
+    def _execute(self, nb: Any, owner: dict[int, _CellRun], spec_dir: Path, kernel: ReportKernel | None = None) -> None:
         from nbclient import NotebookClient
         from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-        km = self._kernel_manager(spec_dir)
+        km = kernel.take_over(self) if kernel is not None else None
+        if km is None:
+            if kernel is not None:
+                kernel.close()
+            km = self._kernel_manager(spec_dir)
         client = NotebookClient(
             nb,
             km=km,
@@ -628,28 +640,28 @@ class _Builtin:
             shutdown_kernel="immediate",
             resources={"metadata": {"path": str(self.exec_dir)}},
         )
-        env = dict(os.environ)
-        env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-        env["WELFARE_EVAL_PROGRESS"] = "0"
-        env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
-        env.pop("PYTEST_CURRENT_TEST", None)
+        env = _kernel_env()
         client.reset_execution_trackers()
-        # cleanup_kc: we passed our own kernel manager, so nbclient would otherwise leave it running
-        with client.setup_kernel(env=env, cwd=str(self.exec_dir), cleanup_kc=True):
-            for index, cell in progress(
-                list(enumerate(nb.cells)), desc=f"render {self.qmd.name}", total=len(nb.cells)
-            ):
-                run = owner.get(index)
-                try:
-                    client.execute_cell(cell, index)
-                except CellExecutionError as exc:
-                    raise self._cell_error(run, index, f"{exc.ename}: {exc.evalue}", str(exc)) from None
-                except CellTimeoutError:
-                    raise self._cell_error(
-                        run, index, f"did not finish within {self.timeout} s", ""
-                    ) from None
-                except DeadKernelError as exc:
-                    raise self._cell_error(run, index, f"the kernel died ({exc})", "") from None
+        try:
+            # cleanup_kc: we passed our own kernel manager, so nbclient would otherwise leave it running
+            with client.setup_kernel(env=env, cwd=str(self.exec_dir), cleanup_kc=True):
+                for index, cell in progress(
+                    list(enumerate(nb.cells)), desc=f"render {self.qmd.name}", total=len(nb.cells)
+                ):
+                    run = owner.get(index)
+                    try:
+                        client.execute_cell(cell, index)
+                    except CellExecutionError as exc:
+                        raise self._cell_error(run, index, f"{exc.ename}: {exc.evalue}", str(exc)) from None
+                    except CellTimeoutError:
+                        raise self._cell_error(
+                            run, index, f"did not finish within {self.timeout} s", ""
+                        ) from None
+                    except DeadKernelError as exc:
+                        raise self._cell_error(run, index, f"the kernel died ({exc})", "") from None
+        finally:
+            if kernel is not None:
+                kernel.close()  # nbclient shut it down; this removes its folder
 
     def _cell_error(self, run: _CellRun | None, index: int, what: str, detail: str) -> RenderError:
         if run is None:
@@ -956,6 +968,7 @@ class _Builtin:
 
         md_path = tmp / "report.md"
         front = yaml.safe_dump(self._metadata(), allow_unicode=True, sort_keys=False)
+        markdown, embedded = _stash_data_uris(markdown)
         md_path.write_text(f"---\n{front}---\n\n{markdown}", encoding="utf-8")
         method = str(self.html_opts.get("html-math-method", "mathml"))
         if method != "mathml":
@@ -1001,7 +1014,13 @@ class _Builtin:
             # the @font-face block (already data: URIs) is added after pandoc: passing half a
             # megabyte through --include-in-header makes --embed-resources rescan it (~1.5 s)
             fonts = self._font_styles()
-            page = _post_process(target.read_text(encoding="utf-8"), self.meta, self.lang)
+            page = target.read_text(encoding="utf-8")
+            in_tags = _only_in_src_attributes(page, embedded)
+            if not in_tags:  # a data URI in text: restore it before the typesetting sees the text
+                page = _restore_data_uris(page, embedded)
+            page = _post_process(page, self.meta, self.lang)
+            if in_tags:  # in src="…" attributes, which the post-processing copies verbatim
+                page = _restore_data_uris(page, embedded)
             if fonts:
                 head_end = page.find("</head>")
                 if head_end < 0:
@@ -1013,14 +1032,16 @@ class _Builtin:
                 target.unlink()
 
     # ---- run -----------------------------------------------------------------------------------
-    def run(self) -> Path:
+    def run(self, kernel: ReportKernel | None = None) -> Path:
         self._number()
         nb, runs, owner = self._build_notebook()
         warm = self._warm_up_typesetting()
         with tempfile.TemporaryDirectory(prefix="welfare_eval_render_") as tmpdir:
             tmp = Path(tmpdir)
             if owner:  # a document without code needs no kernel
-                self._execute(nb, owner, tmp / "kernels")
+                self._execute(nb, owner, tmp / "kernels", kernel)
+            elif kernel is not None:
+                kernel.close()
             if warm is not None:
                 warm.join()
             inline_values: dict[int, list[str]] = {}
@@ -1059,6 +1080,166 @@ class _Builtin:
                     values = json.loads(text[pos + len(_INLINE_MARK) :].strip().splitlines()[0])
                     return [str(v) for v in values]
         raise RenderError(f"{self.qmd}:{run.chunk.line}: inline expressions produced no value")
+
+
+def _kernel_env() -> dict[str, str]:
+    """The environment of the report's kernel."""
+    env = dict(os.environ)
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    env["WELFARE_EVAL_PROGRESS"] = "0"
+    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    env.pop("PYTEST_CURRENT_TEST", None)
+    return env
+
+
+def _document_imports(chunks: Sequence[Chunk]) -> list[str]:
+    """Modules the document's Python cells import at their top level (absolute imports only), in order."""
+    import ast
+
+    names: list[str] = []
+    for ch in chunks:
+        if ch.kind != "code" or ch.lang != "python":
+            continue
+        try:
+            tree = ast.parse(ch.text)
+        except SyntaxError:  # IPython magics and the like: nothing to learn from this cell
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                names += [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.append(node.module)
+                names += [f"{node.module}.{a.name}" for a in node.names if a.name != "*"]
+    return list(dict.fromkeys(names))
+
+
+class ReportKernel:
+    """A Jupyter kernel started ahead of a built-in render (:func:`start_kernel`).
+
+    It runs the document's set-up cell and imports the modules the document's cells import, while the
+    caller does other work (e.g. the analysis): these are what a render otherwise waits for first. The
+    imports run inside a function in a silent execution, so they leave no name or output behind; a cell's own
+    ``import`` then finds the module loaded (so a warning a module raises while it is first imported is not
+    repeated in that cell's output). :func:`render` takes it over.
+    """
+
+    def __init__(self, qmd: str | Path, *, execute_dir: str | Path | None = None,
+                 profile: str | Sequence[str] | None = None, metadata: dict[str, Any] | None = None) -> None:
+        qmd = Path(qmd).resolve()
+        exec_dir = Path(execute_dir).resolve() if execute_dir is not None else None
+        doc = _Builtin(qmd, qmd.with_suffix(".html"), exec_dir, {}, 600, _profiles(profile), metadata or {})
+        self.qmd = qmd
+        self.exec_dir = doc.exec_dir
+        self.setup = doc._setup_source()
+        self._tmp = Path(tempfile.mkdtemp(prefix="welfare_eval_kernel_"))
+        self.km: Any = _Builtin._kernel_manager(self._tmp / "kernels")
+        extra: list[str] = []
+        if getattr(self.km, "ipykernel", False):  # as nbclient starts a kernel (history in memory)
+            extra.append("--HistoryManager.hist_file=:memory:")
+        self.km.start_kernel(extra_arguments=extra, env=_kernel_env(), cwd=str(self.exec_dir))
+        self._kc: Any = self.km.client()
+        self._kc.start_channels()
+        modules = _document_imports(doc.parsed.chunks)
+        code = "\n".join([
+            self.setup,
+            "def _welfare_eval_prestart(names):",
+            "    import importlib",
+            "    for name in names:",
+            "        try:",
+            "            importlib.import_module(name)",
+            "        except Exception:",
+            "            pass",
+            f"_welfare_eval_prestart({modules!r})",
+            "del _welfare_eval_prestart",
+        ])
+        # queued until the kernel listens; silent: no execution count, no history, no output kept
+        self._msg_id = self._kc.execute(code, silent=True, store_history=False)
+
+    def take_over(self, doc: _Builtin, timeout: float = 600.0) -> Any:
+        """The kernel manager for ``doc``'s render once the set-up has run; None when the kernel was started for
+        another document, folder or set-up, or failed (then close() it)."""
+        try:
+            if (doc.qmd, doc.exec_dir, doc._setup_source()) != (self.qmd, self.exec_dir, self.setup):
+                return None
+            while True:
+                msg = self._kc.get_shell_msg(timeout=timeout)
+                if msg.get("parent_header", {}).get("msg_id") == self._msg_id:
+                    break
+            if msg["content"].get("status") != "ok":
+                return None
+            self._kc.stop_channels()
+            self._kc = None
+            return self.km  # its sockets stay in this object's folder: close() after the render
+        except Exception:
+            return None
+
+    def close(self) -> None:
+        """Shut the kernel down (unless a render took it over) and remove its folder."""
+        try:
+            if self._kc is not None:
+                self._kc.stop_channels()
+                self._kc = None
+            if self.km is not None:
+                if self.km.has_kernel:
+                    self.km.shutdown_kernel(now=True)
+                self.km = None
+        finally:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self) -> ReportKernel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def start_kernel(qmd: str | Path, *, execute_dir: str | Path | None = None,
+                 profile: str | Sequence[str] | None = None, metadata: dict[str, Any] | None = None) -> ReportKernel:
+    """Start the built-in engine's kernel for ``qmd`` now, to pass to :func:`render` later (``kernel=``).
+
+    The kernel starts, runs the document's set-up and imports the modules its cells import, in its own process,
+    while the caller goes on (e.g. with the analysis whose results the report shows). ``execute_dir``,
+    ``profile`` and ``metadata`` as for :func:`render` (they decide the set-up; a kernel started for another
+    set-up is not used). Close it (``with`` or :meth:`ReportKernel.close`) if it is not rendered with.
+    """
+    return ReportKernel(qmd, execute_dir=execute_dir, profile=profile, metadata=metadata)
+
+
+# A base64 data URI (the report's figures: ~2.5 MB of a ~2.8 MB page). Pandoc copies raw HTML verbatim, but
+# reading megabytes of it costs seconds; it is given a short placeholder and put back in the output.
+# Raster images only: pandoc may rewrite SVG (inlined as <svg>), never a raster data URI.
+_DATA_URI = re.compile(r"data:image/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+/=]{256,}")
+_STASH = "data:application/x-welfare-eval-stash;base64,WEstash{:06d}"
+
+
+def _stash_data_uris(markdown: str) -> tuple[str, dict[str, str]]:
+    """``markdown`` with every long data URI replaced by a unique placeholder, and placeholder → URI."""
+    if "WEstash" in markdown:  # never confuse the document's own text with a placeholder
+        return markdown, {}
+    stash: dict[str, str] = {}
+
+    def sub(m: re.Match[str]) -> str:
+        key = _STASH.format(len(stash))
+        stash[key] = m.group(0)
+        return key
+
+    return _DATA_URI.sub(sub, markdown), stash
+
+
+def _only_in_src_attributes(page: str, stash: dict[str, str]) -> bool:
+    """Whether every placeholder occurs in ``page`` only as a ``src="…"`` attribute value (inside a tag)."""
+    found = sum(page.count(f'src="{key}"') for key in stash)
+    return found == sum(page.count(key) for key in stash)
+
+
+def _restore_data_uris(page: str, stash: dict[str, str]) -> str:
+    """Put the data URIs back (a placeholder pandoc dropped, e.g. in raw LaTeX, stays dropped)."""
+    if not stash:
+        return page
+    pieces = re.split(r"(data:application/x-welfare-eval-stash;base64,WEstash\d{6})", page)
+    for k in range(1, len(pieces), 2):
+        pieces[k] = stash[pieces[k]]
+    return "".join(pieces)
 
 
 def _code_block(text: str, cls: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from welfare_eval._io import json_dumps, write_parquet
+from welfare_eval._io import json_dumps, parquet_bytes, write_parquet
 
 __all__ = ["ReportData", "ReportDataError"]
 
@@ -127,15 +127,27 @@ class ReportData:
         return self.results[key]
 
     # ----------------------------------------------------------------------------------------------
-    def save(self, folder: str | Path) -> Path:
-        """Write the bundle to ``folder`` (Parquet tables and one JSON file); returns the folder."""
+    def save(self, folder: str | Path, *, durable: bool = True) -> Path:
+        """Write the bundle to ``folder`` (Parquet tables and one JSON file); returns the folder.
+
+        ``durable=False`` (a temporary bundle, read once by a render and removed) writes the files directly,
+        without the atomic rename and fsync of each file (about 0.2 s for the demo's 56 tables).
+        """
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
+
+        def put(df: pd.DataFrame, path: Path) -> None:
+            if durable:
+                write_parquet(df, path)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(parquet_bytes(df))
+
         for name, df in sorted(self.results.items()):
-            write_parquet(df, out / "results" / f"{name}.parquet")
-        write_parquet(self.ledger.astype(str) if len(self.ledger.columns) else self.ledger, out / "ledger.parquet")
-        write_parquet(self.checks.astype(str) if len(self.checks.columns) else self.checks, out / "checks.parquet")
-        write_parquet(self.fieldwork, out / "fieldwork.parquet")
+            put(df, out / "results" / f"{name}.parquet")
+        put(self.ledger.astype(str) if len(self.ledger.columns) else self.ledger, out / "ledger.parquet")
+        put(self.checks.astype(str) if len(self.checks.columns) else self.checks, out / "checks.parquet")
+        put(self.fieldwork, out / "fieldwork.parquet")
         meta = {
             "format": _FORMAT,
             "tables": sorted(self.results),

@@ -18,7 +18,9 @@ It reads and writes no files (:mod:`welfare_eval.pipeline` does) and holds no st
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import BrokenExecutor, Executor
+from dataclasses import dataclass
 from typing import Any, cast
 
 import pandas as pd
@@ -30,10 +32,10 @@ from welfare_eval.study.describe import design_table, eligibility_funnel, sample
 from welfare_eval.study.descriptives import weighted_tables
 from welfare_eval.study.factors import analyze_factors
 from welfare_eval.study.funds import analyze_funds
-from welfare_eval.study.impact import analyze_impact, impact_sample, preliminary_did
+from welfare_eval.study.impact import Fits, analyze_impact, impact_sample, preliminary_did
 from welfare_eval.study.matching import analyze_matching
 from welfare_eval.study.plan import AnalysisPlan, default_plan
-from welfare_eval.study.power import analyze_power
+from welfare_eval.study.power import analyze_power, with_impact_se
 from welfare_eval.study.sample import receipt_wide, require_tables
 from welfare_eval.study.weights import weights_pipeline
 
@@ -46,6 +48,7 @@ def analyze_study(
     *,
     seed: int | None = None,
     provinces: pd.DataFrame | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Run the analysis plan on the processed tables.
 
@@ -61,6 +64,11 @@ def analyze_study(
     provinces : DataFrame, optional
         Province table of the region scheme the data were cleaned with (for the design table's province
         names); default the packaged scheme.
+    executor : concurrent.futures.Executor, optional
+        Runs descriptives, factors and power (without the impact step's CR2 SEs, which are added here after) while
+        this process runs impact and funds, e.g. :class:`welfare_eval._worker.WorkerProcess` (two cores: about
+        half the wall time). The tables are the same as without it (the same computations, each on one BLAS
+        thread); a worker that dies is replaced by running its steps here.
 
     Returns
     -------
@@ -74,7 +82,8 @@ def analyze_study(
     # one BLAS thread: the products are small (faster on shared cores) and sums are then taken in one fixed
     # order, so the same data, plan and seed give byte-identical result tables on every run
     with single_blas_thread():
-        return _analyze(tables, default_plan() if plan is None else plan, seed=seed, provinces=provinces)
+        return _analyze(tables, default_plan() if plan is None else plan, seed=seed, provinces=provinces,
+                        executor=executor)
 
 
 def _analyze(
@@ -83,6 +92,7 @@ def _analyze(
     *,
     seed: int | None,
     provinces: pd.DataFrame | None,
+    executor: Executor | None = None,
 ) -> dict[str, pd.DataFrame]:
     if seed is not None:
         plan = plan.replace(seed=int(seed))
@@ -104,22 +114,75 @@ def _analyze(
     out["weights_summary"] = weights.summary_by(("wave", "arm"))
     hh = weights.households if benefits is None else receipt_wide(weights.households, benefits)
     sample = impact_sample(hh, plan.impact.outcomes)
+    ctx = _Inputs(dict(tables), plan, weights, hh, villages, benefits, sample)
+    side = None
+    if executor is not None:
+        try:  # beside impact and funds: descriptives, factors and power (its impact SEs are added below)
+            side = executor.submit(_steps, ctx, WORKER_STEPS)
+        except BrokenExecutor:  # e.g. a worker that could not start: the steps run here
+            side = None
     next(bar)
-    out["did_preliminary"] = preliminary_did(sample, plan)
-    out.update(analyze_impact(sample, tables, plan))
+    fits: Fits = {}  # the preliminary table's fits are the impact table's: fitted once
+    out.update(analyze_impact(sample, tables, plan, fits=fits))
+    out["did_preliminary"] = preliminary_did(sample, plan, fits=fits)
     next(bar)
-    out.update(analyze_power(sample, plan, impact_effects=out.get("impact_effects")))
-    next(bar)
-    if benefits is not None:
-        d = plan.descriptives
-        out.update(weighted_tables(weights, benefits, villages=villages, inference=cast(Any, d.inference), outcomes=d.outcomes,
-                                   level=d.level))
-    next(bar)
-    if "committee" in tables:
-        out.update(analyze_factors(tables, plan, households=weights.households))
-    next(bar)
-    if "admin" in tables:
-        out.update(analyze_funds(tables, plan, households=hh))
+    if side is None:
+        out.update(_steps(ctx, ("power", "descriptives", "factors", "funds"), impact_effects=out.get("impact_effects"),
+                          bar=bar))
+    else:
+        out.update(_steps(ctx, ("funds",)))
+        try:
+            done = side.result()
+        except BrokenExecutor:  # the worker died (an error of a step is raised as such): the steps run here
+            done = _steps(ctx, WORKER_STEPS)
+        if "power_mde" in done:
+            done["power_mde"] = with_impact_se(done["power_mde"], out.get("impact_effects"))
+        out.update(done)
     for _ in bar:
         pass
     return {k: parquet_safe(v) for k, v in out.items()}
+
+
+#: Steps a worker runs beside impact and funds (they need no impact result, except power's impact SEs).
+WORKER_STEPS = ("descriptives", "factors", "power")
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What the steps after the weights take (sent to the worker, pickled, as one object)."""
+
+    tables: Mapping[str, pd.DataFrame]
+    plan: AnalysisPlan
+    weights: Any
+    hh: pd.DataFrame
+    villages: pd.DataFrame
+    benefits: pd.DataFrame | None
+    sample: pd.DataFrame
+
+
+def _steps(
+    ctx: _Inputs,
+    names: Sequence[str],
+    *,
+    impact_effects: pd.DataFrame | None = None,
+    bar: Iterator[str] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Run the named steps (power, descriptives, factors, funds) in order (here or in an executor's worker);
+    ``bar`` advances before each step after the first."""
+    out: dict[str, pd.DataFrame] = {}
+    plan, tables = ctx.plan, ctx.tables
+    with single_blas_thread():
+        for k, name in enumerate(names):
+            if bar is not None and k:
+                next(bar)
+            if name == "power":
+                out.update(analyze_power(ctx.sample, plan, impact_effects=impact_effects))
+            elif name == "descriptives" and ctx.benefits is not None:
+                d = plan.descriptives
+                out.update(weighted_tables(ctx.weights, ctx.benefits, villages=ctx.villages,
+                                           inference=cast(Any, d.inference), outcomes=d.outcomes, level=d.level))
+            elif name == "factors" and "committee" in tables:
+                out.update(analyze_factors(tables, plan, households=ctx.weights.households))
+            elif name == "funds" and "admin" in tables:
+                out.update(analyze_funds(tables, plan, households=ctx.hh))
+    return out

@@ -158,9 +158,29 @@ def _comparison_means(d: pd.DataFrame, y: str) -> tuple[float, float]:
     return out[0], out[1]
 
 
+#: Household effect fits of one run, keyed (outcome, wave, baseline, methods, draws, seed): the preliminary
+#: table's fits are the impact table's (same specification and draws), fitted once.
+Fits = dict[tuple[str, str, str, tuple[str, ...], int, int], DiDResult]
+
+
+def _fit(d: pd.DataFrame, y: str, wave: str, baseline: str, methods: Sequence[str], draws: int, seed: int,
+         fits: Fits | None) -> tuple[pd.DataFrame, DiDResult]:
+    """Complete cases of ``y`` in the two-wave frame ``d`` and the household DiD of ``y`` (from ``fits`` when it
+    was fitted before in this run)."""
+    dy = d.dropna(subset=[y])
+    key = (y, wave, baseline, tuple(methods), int(draws), int(seed))
+    if fits is not None and key in fits:
+        return dy, fits[key]
+    r = estimate(dy, outcome=y, treated="treated", post="post", unit="village_id", pair="pair_id",
+                 weights=WEIGHTS, inference=tuple(methods), draws=draws, seed=seed)
+    if fits is not None:
+        fits[key] = r
+    return dy, r
+
+
 def _effects(
     sample: pd.DataFrame, ys: Sequence[str], wave: str, *, draws: int, seed: int,
-    methods: Sequence[str] = ("cr1", "cr2", "wild", "ri"), baseline: str = "baseline",
+    methods: Sequence[str] = ("cr1", "cr2", "wild", "ri"), baseline: str = "baseline", fits: Fits | None = None,
 ) -> tuple[pd.DataFrame, dict[str, DiDResult]]:
     """One family at one follow-up wave: each outcome on its own complete cases (e.g. ``coped``: households
     with a health shock), then the family's adjusted p-values."""
@@ -168,9 +188,7 @@ def _effects(
     results: dict[str, DiDResult] = {}
     tabs = []
     for y in ys:
-        dy = d.dropna(subset=[y])
-        r = estimate(dy, outcome=y, treated="treated", post="post", unit="village_id", pair="pair_id",
-                     weights=WEIGHTS, inference=tuple(methods), draws=draws, seed=seed)
+        dy, r = _fit(d, y, wave, baseline, methods, draws, seed, fits)
         results[y] = r
         t = r.tidy()
         t.insert(0, "outcome", y)
@@ -453,12 +471,14 @@ def _rm_breakdown(res: Any, term: str) -> float:
 # --------------------------------------------------------------------------------------------------
 # Entry points
 # --------------------------------------------------------------------------------------------------
-def preliminary_did(sample: pd.DataFrame, plan: AnalysisPlan, *, seed: int | None = None) -> pd.DataFrame:
+def preliminary_did(sample: pd.DataFrame, plan: AnalysisPlan, *, seed: int | None = None,
+                    fits: Fits | None = None) -> pd.DataFrame:
     """The first DiD table reported to the department: ``plan.impact.preliminary`` outcomes at one wave.
 
     ``y ~ D | village + pair×wave`` for each outcome on the interviewed households of the baseline and the
     wave, weighted, clustered by pair, every method of ``plan.impact.methods``; one row per outcome × method.
-    ``sample`` is :func:`impact_sample`'s frame.
+    ``sample`` is :func:`impact_sample`'s frame. ``fits``: the fits of :func:`analyze_impact` on the same
+    ``sample`` (its ``fits=``), reused where the specification and draws are the same.
     """
     imp = plan.impact
     pre = imp.preliminary
@@ -468,9 +488,7 @@ def preliminary_did(sample: pd.DataFrame, plan: AnalysisPlan, *, seed: int | Non
     for y in pre.outcomes:
         if y not in d.columns:
             raise ValueError(f"impact.preliminary: outcome {y!r} is not a household column")
-        dy = d.dropna(subset=[y])
-        res = estimate(dy, outcome=y, treated="treated", post="post", unit="village_id", pair="pair_id",
-                       weights=WEIGHTS, inference=tuple(imp.methods), draws=pre.draws, seed=seed)
+        _, res = _fit(d, y, pre.wave, imp.baseline, imp.methods, pre.draws, seed, fits)
         t = res.tidy()
         t.insert(0, "outcome", y)
         rows.append(t)
@@ -483,6 +501,7 @@ def analyze_impact(
     plan: AnalysisPlan,
     *,
     seed: int | None = None,
+    fits: Fits | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The study's DiD tables (household effects, influence, DR-DiD, event study, sensitivity).
 
@@ -499,6 +518,9 @@ def analyze_impact(
         columns say what was used), doubly robust covariates, event study and sensitivity settings.
     seed : int, optional
         Seed of the random draws (default ``plan.seed``).
+    fits : dict, optional
+        Receives the household effect fits (for :func:`preliminary_did` on the same ``sample``; fits already in
+        it are reused).
 
     Returns
     -------
@@ -525,7 +547,7 @@ def analyze_impact(
     jobs = [(w, fam, ys) for w in imp.waves for fam, ys in families.items()]
     for wave, fam, ys in progress(jobs, desc="impact: effects", total=len(jobs)):
         tab, res = _effects(sample, ys, wave, draws=imp.family_draws(fam), seed=seed, methods=imp.methods,
-                            baseline=imp.baseline)
+                            baseline=imp.baseline, fits=fits)
         tab.insert(1, "family", fam)
         tab.insert(2, "wave", wave)
         frames.append(tab)

@@ -39,7 +39,7 @@ from welfare_eval import power as pw
 from welfare_eval.study.impact import WEIGHTS
 from welfare_eval.study.plan import AnalysisPlan
 
-__all__ = ["DESIGN", "RESULT_KEYS", "analyze_power", "power_data"]
+__all__ = ["DESIGN", "RESULT_KEYS", "analyze_power", "power_data", "with_impact_se"]
 
 #: Keys of the dict returned by :func:`analyze_power`.
 RESULT_KEYS: tuple[str, ...] = ("power_parameters", "power_mde", "power_planning", "power_simulation")
@@ -215,13 +215,12 @@ def analyze_power(
             # MDE of the pilot as run -----------------------------------------------------------------
             r = pw.mde(clusters=pairs, per_cluster=per_cluster, power=pp.target_power, **kw0, **keywords)
             des = r.design
-            se_imp = _impact_se(impact_effects, y, w)
             se_units = r.std_error * sd
             mde_rows.append({
                 "outcome": y, "wave": w, "scale": scale, "term": "mde", "estimate": r.estimate,
                 "std_error": r.std_error, "df": r.df, "multiplier": r.multiplier, "sd": sd,
                 "mde_outcome_units": r.estimate * sd, "std_error_outcome_units": se_units,
-                "std_error_impact_cr2": se_imp, "se_ratio": se_imp / se_units if se_units > 0 else math.nan,
+                "std_error_impact_cr2": math.nan, "se_ratio": math.nan,  # with_impact_se below
                 "pairs": pairs, "n_clusters": int(d["village_id"].nunique()), "per_cluster": per_cluster,
                 "n_obs": len(d), "power": pp.target_power, "alpha": pp.alpha, "two_sided": pp.two_sided,
                 "method": r.method, **{k: float(getattr(des, k)) for k in KEYWORDS},
@@ -249,10 +248,26 @@ def analyze_power(
                                           keywords=keywords, plan=plan))
     return {
         "power_parameters": _frame(par_rows, PARAMETER_COLUMNS),
-        "power_mde": pd.DataFrame(mde_rows, columns=MDE_COLUMNS),
+        "power_mde": with_impact_se(pd.DataFrame(mde_rows, columns=MDE_COLUMNS), impact_effects),
         "power_planning": _frame(plan_rows, PLANNING_COLUMNS),
         "power_simulation": _frame(sim_rows, SIMULATION_COLUMNS),
     }
+
+
+def with_impact_se(mde: pd.DataFrame, impact_effects: pd.DataFrame | None) -> pd.DataFrame:
+    """``power_mde`` with the impact step's CR2 standard error of each outcome × wave (``std_error_impact_cr2``;
+    NaN without ``impact_effects``) and its ratio to the analytic one in outcome units (``se_ratio``).
+
+    :func:`analyze_power` applies it; the analysis applies it again when power ran beside the impact step.
+    """
+    if mde.empty:
+        return mde
+    out = mde.copy()
+    se = [_impact_se(impact_effects, str(y), str(w)) for y, w in zip(out["outcome"], out["wave"], strict=True)]
+    units = [float(u) for u in out["std_error_outcome_units"]]
+    out["std_error_impact_cr2"] = se
+    out["se_ratio"] = [s / u if u > 0 else math.nan for s, u in zip(se, units, strict=True)]
+    return out
 
 
 def _frame(parts: Sequence[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
