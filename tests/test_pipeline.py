@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html as htmllib
 import json
 import re
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from welfare_eval import pipeline
 from welfare_eval.cli import main
 from welfare_eval.report import check_self_contained
+from welfare_eval.report._typeset import WJ, ZWSP
 
 NATIONAL_ID = re.compile(r"(?<!\d)\d{13}(?!\d)")
 PHONE = re.compile(r"(?<!\d)0[689]\d[- ]?\d{3}[- ]?\d{4}(?!\d)")
@@ -209,3 +211,53 @@ def test_report_refuses_results_of_older_processed_data(demo_project: Path, tmp_
     assert main(["report", "--root", str(root), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "run `welfare-eval analyze` first" in err and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------------------------------
+# A pair dropped through a corrections file (the custom project, tests/conftest.py), in both editions
+# (here, beside the other custom-project tests: one worker builds the project once)
+# --------------------------------------------------------------------------------------------------
+def _dropped_text(page: str) -> str:
+    body = page.split("<body", 1)[1].split(">", 1)[1]
+    body = re.sub(r"<(script|style|math|code|pre)\b.*?</\1>", " ", body, flags=re.S)
+    body = re.sub(r"</?(?:span|wbr|a)\b[^>]*>", "", body)  # inline markup (Thai line-break spans, links)
+    body = re.sub(r"<[^>]+>", " ", body)
+    text = htmllib.unescape(body).replace(ZWSP, "").replace(WJ, "").replace("\u00a0", " ")
+    return re.sub(r"\s+", " ", text)
+
+
+@pytest.mark.e2e
+def test_report_names_the_dropped_pair_in_both_editions(custom_project: Path) -> None:
+    """The custom project (tests/conftest.py) drops pair 1 through data/raw/corrections/drop.csv."""
+    paths = pipeline.Paths.from_root(custom_project)
+    man = pipeline.processed_manifest(paths)
+    assert [(e["pair_id"], e["decided_in"]) for e in man["dropped_pairs"]] == [(1, "drop.csv row 2")]
+    villages = man["dropped_pairs"][0]["villages"]
+    n = int(pipeline.load_results(paths)["design"].shape[0])
+    assert n == 17
+    for name, lang in (("final_report.html", "th"), ("final_report.en.html", "en")):
+        page = (custom_project / "reports" / name).read_text("utf-8")
+        text = _dropped_text(page)
+        # the appendix table: numbered, referred to by number, with the pair, its villages, reason and source
+        m = re.search(r'<div id="tbl-dropped-pairs" class="table-float">(.*?)</table>', page, re.S)
+        assert m, lang
+        table = _dropped_text("<body>" + m.group(1))
+        assert "no endline interviews (flood)" in table and ", ".join(villages) in table
+        assert ("drop.csv แถวที่ 2" if lang == "th" else "drop.csv, row 2") in table
+        num = re.match(r"\s*(?:ตารางที่|Table) (\d+):", table)
+        assert num, table[:80]
+        refs = [_dropped_text("<body>" + r) for r in re.findall(r'<a href="#tbl-dropped-pairs">(.*?)</a>', page, re.S)]
+        assert len(refs) >= 2 and all(r.strip().endswith(f" {num.group(1)}") for r in refs), refs
+        floats = set(re.findall(r'<(?:figure|div) id="((?:fig|tbl)-[\w-]+)"', page))
+        assert floats - set(re.findall(r'<a href="#((?:fig|tbl)-[\w-]+)"', page)) == set()  # all referred to
+        # the design section and the summary's caveat name the pair and the reason
+        pair = "คู่ที่ 1" if lang == "th" else "pair 1"
+        design = _dropped_text("<body>" + page.split('id="sec-design"', 1)[1].split('id="sec-spillover"', 1)[0])
+        assert ("การวิเคราะห์ใช้ 17 คู่จาก 18 คู่" if lang == "th" else "The analysis has 17 of the 18 planned pairs") in design
+        assert f"{pair} (“no endline interviews (flood)”)" in design
+        summary = text.split("ข้อควรระวัง" if lang == "th" else "Caveats")[1][:3000]
+        assert ("คู่ที่ถูกตัดออก" if lang == "th" else "A pair left out") in summary and pair in summary
+        # the dropped villages appear nowhere else (the design table lists the 17 remaining pairs)
+        design_tab = re.search(r'<div id="tbl-design" class="table-float">(.*?)</table>', page, re.S)
+        assert design_tab and not any(v in design_tab.group(1) for v in villages)
+        assert design_tab.group(1).count("<tr") == 1 + 17
