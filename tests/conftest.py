@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.demo)
         if "spark_engine" in names:
             item.add_marker(pytest.mark.spark)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures() -> Iterator[None]:
+    """Close the figures a test left open (pyplot keeps every figure until it is closed)."""
+    yield
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
 
 
 @pytest.fixture(scope="session")
@@ -118,31 +129,60 @@ def custom_project(demo_project: Path, tmp_path_factory: pytest.TempPathFactory)
     return root
 
 
+def _built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """``build(folder)`` once per test run: under pytest-xdist the workers share the folder (the first one to get
+    the lock builds it, the others wait and reuse it); a failed build leaves no completion mark, so the next
+    worker tries again and fails the same way."""
+    import fcntl
+    import shutil
+
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    shared = tmp_path_factory.getbasetemp().parent  # one folder per run, above each worker's own
+    folder, done = shared / name, shared / f"{name}.done"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir()
+            build(folder)
+            done.write_text("built\n", encoding="utf-8")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A complete demo project (simulate → clean → analyze → report) in a temporary folder.
 
-    Built once per test session with the CLI, exactly as `welfare-eval run` does it.
+    Built once per test run with the CLI, exactly as `welfare-eval run` does it (shared by the pytest-xdist
+    workers; tests read it and copy it before changing anything).
     """
     import shutil
 
     from welfare_eval.cli import main
 
-    root = tmp_path_factory.mktemp("demo")
-    (root / "data" / "raw").mkdir(parents=True)
-    shutil.copytree(ROOT / "reports", root / "reports", ignore=shutil.ignore_patterns("*.html", "_build"))
-    rc = main(["run", "--root", str(root), "--quiet", "--engine", "builtin"])
-    assert rc == 0, "welfare-eval run failed on the demo study"
-    return root
+    def build(root: Path) -> None:
+        (root / "data" / "raw").mkdir(parents=True)
+        shutil.copytree(ROOT / "reports", root / "reports", ignore=shutil.ignore_patterns("*.html", "_build"))
+        rc = main(["run", "--root", str(root), "--quiet", "--engine", "builtin"])
+        assert rc == 0, "welfare-eval run failed on the demo study"
+
+    return _built_once(tmp_path_factory, "demo", build)
 
 
 @pytest.fixture(scope="session")
-def demo_report_en(demo_project: Path) -> Path:
-    """The English edition of the demo report (`welfare-eval report --lang en`), rendered once per session."""
+def demo_report_en(demo_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The English edition of the demo report (`welfare-eval report --lang en`), rendered once per test run."""
     from welfare_eval.cli import main
 
-    rc = main(["report", "--root", str(demo_project), "--quiet", "--engine", "builtin", "--lang", "en"])
-    assert rc == 0, "welfare-eval report --lang en failed on the demo study"
+    def build(_marker: Path) -> None:
+        rc = main(["report", "--root", str(demo_project), "--quiet", "--engine", "builtin", "--lang", "en"])
+        assert rc == 0, "welfare-eval report --lang en failed on the demo study"
+
+    _built_once(tmp_path_factory, "demo_en", build)
     out = demo_project / "reports" / "final_report.en.html"
     assert out.is_file()
     return out
