@@ -176,3 +176,23 @@ def test_certified_bisection_gives_the_plain_bisection_bounds(monkeypatch, draws
     plain = estimate(d, **spec).tidy()
     assert np.array_equal(fast[["ci_low", "ci_high"]].to_numpy(), plain[["ci_low", "ci_high"]].to_numpy())
     assert np.isfinite(fast[["ci_low", "ci_high"]].to_numpy()).all()
+
+
+def test_ri_of_several_terms_shares_one_refit_and_equals_one_term_at_a_time() -> None:
+    """randomization_terms (all effects in one pass over the assignments) equals randomization per term, to the
+    last bits, under full enumeration (the estimate's default for 18 pairs at 2^18 draws)."""
+    from welfare_eval.did import estimate
+    from welfare_eval.did._resample import randomization, randomization_terms
+    from welfare_eval.did._testing import layout_panel
+
+    data = layout_panel(households=600, comparisons=2, unbalanced=0.1)
+    res = estimate(data, outcome="y", treated="treated", post="wave", unit="village_id", pair="pair_id",
+                   weights="weight", covariates=["x1"], inference=("cr1",))  # one effect per follow-up wave
+    fit, design = res.fit, res.design
+    flip = list(design.treat_terms)
+    both = randomization_terms(fit, flip, flip, draws=2**18, rng=np.random.default_rng(1))
+    assert len(both) == 2 and all(d.enumerated for d in both)
+    for j, ds in zip(flip, both, strict=True):
+        one = randomization(fit, j, flip, draws=2**18, rng=np.random.default_rng(1))
+        for k in ("n0", "n1", "q00", "q01", "q11"):
+            np.testing.assert_array_equal(getattr(ds, k), getattr(one, k))

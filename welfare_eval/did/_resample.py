@@ -17,6 +17,7 @@ wild cluster bootstrap-t with one tested coefficient).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -324,7 +325,19 @@ def _five(v: FloatArray, a0: FloatArray, a1: FloatArray, c0: FloatArray, c1: Flo
 
 def randomization(fit: LinearFit, j: int, flip: list[int], *, draws: int,
                   rng: np.random.Generator) -> DrawSet:
-    """Randomization distribution over within-pair swaps of the pilot village.
+    """Randomization distribution of coefficient ``j`` over within-pair swaps of the pilot village.
+
+    One coefficient of :func:`randomization_terms` (see there).
+    """
+    return randomization_terms(fit, [j], flip, draws=draws, rng=rng)[0]
+
+
+def randomization_terms(fit: LinearFit, terms: Sequence[int], flip: list[int], *, draws: int,
+                        rng: np.random.Generator) -> list[DrawSet]:
+    """Randomization distributions of the coefficients ``terms`` over within-pair swaps of the pilot village.
+
+    All terms share one set of assignments, and per assignment the refit (the inverse of X'X, the coefficients
+    at r = 0 and their derivative) is computed once for all of them.
 
     ``fit.cluster`` must be the pair. Swapping pilot and comparison in pair ``g`` turns each treatment
     column ``D = pilot × post`` into ``post - D``; ``post`` (and any period indicator) is absorbed by the
@@ -358,7 +371,7 @@ def randomization(fit: LinearFit, j: int, flip: list[int], *, draws: int,
     xtx_const = g_same.sum(axis=0).reshape(p, p)
     cy_f, cd_f = np.where(sgn_cols[None], cy, 0.0), np.where(sgn_cols[None], cd, 0.0)
     cy_n, cd_n = cy - cy_f, cd - cd_f
-    out = {k: np.empty(b) for k in ("n0", "n1", "q00", "q01", "q11")}
+    outs = [{k: np.empty(b) for k in ("n0", "n1", "q00", "q01", "q11")} for _ in terms]
     for start in range(0, b, CHUNK):
         ss = s[start : start + CHUNK]  # bc × G
         bc = ss.shape[0]
@@ -370,24 +383,28 @@ def randomization(fit: LinearFit, j: int, flip: list[int], *, draws: int,
         xtd = ss @ cd_f + cd_n.sum(axis=0)[None]
         beta0 = np.einsum("bkl,bl->bk", ainv, xty)  # coefficients at r = 0
         beta1 = np.einsum("bkl,bl->bk", ainv, xtd)  # minus derivative in r
-        rj = ainv[:, j, :]  # bc × p: row j of A(b)
-        rj_f = np.where(sgn_cols[None], rj, 0.0)
-        rj_n = rj - rj_f
-        zs = []
-        for beta, c_f, c_n in ((beta0, cy_f, cy_n), (beta1, cd_f, cd_n)):
-            # cluster score projected on coefficient j: Σ_k rj_k sg_k (c_gk - Σ_l Gram_gkl sg_l β_l)
-            pk = (rj[:, :, None] * beta[:, None, :]).reshape(bc, p * p)
-            z = ss * (rj_f @ c_f.T - pk @ g_mixed.T) + rj_n @ c_n.T - pk @ g_same.T
-            zs.append(z)
-        z0, z1 = zs
         sl = slice(start, start + bc)
-        out["n0"][sl] = beta0[:, j]
-        out["n1"][sl] = beta1[:, j]
-        out["q00"][sl] = np.einsum("bg,bg->b", z0, z0)
-        out["q01"][sl] = np.einsum("bg,bg->b", z0, z1)
-        out["q11"][sl] = np.einsum("bg,bg->b", z1, z1)
+        for j, out in zip(terms, outs, strict=True):
+            rj = ainv[:, j, :]  # bc × p: row j of A(b)
+            rj_f = np.where(sgn_cols[None], rj, 0.0)
+            rj_n = rj - rj_f
+            zs = []
+            for beta, c_f, c_n in ((beta0, cy_f, cy_n), (beta1, cd_f, cd_n)):
+                # cluster score projected on coefficient j: Σ_k rj_k sg_k (c_gk - Σ_l Gram_gkl sg_l β_l)
+                pk = (rj[:, :, None] * beta[:, None, :]).reshape(bc, p * p)
+                z = ss * (rj_f @ c_f.T - pk @ g_mixed.T) + rj_n @ c_n.T - pk @ g_same.T
+                zs.append(z)
+            z0, z1 = zs
+            out["n0"][sl] = beta0[:, j]
+            out["n1"][sl] = beta1[:, j]
+            out["q00"][sl] = np.einsum("bg,bg->b", z0, z0)
+            out["q01"][sl] = np.einsum("bg,bg->b", z0, z1)
+            out["q11"][sl] = np.einsum("bg,bg->b", z1, z1)
     # observed = the all-(+1) assignment; with enumeration it is row 0 (v_1 = +1, all bits 0)
-    obs = {k: float(val[0]) for k, val in out.items()}
-    return DrawSet(n0=out["n0"], n1=out["n1"], q00=out["q00"], q01=out["q01"], q11=out["q11"],
-                   factor=fit.cr1_factor, obs_n0=obs["n0"], obs_n1=obs["n1"], obs_q00=obs["q00"],
-                   obs_q01=obs["q01"], obs_q11=obs["q11"], enumerated=enumerated, rule="ri")
+    result = []
+    for out in outs:
+        obs = {k: float(val[0]) for k, val in out.items()}
+        result.append(DrawSet(n0=out["n0"], n1=out["n1"], q00=out["q00"], q01=out["q01"], q11=out["q11"],
+                              factor=fit.cr1_factor, obs_n0=obs["n0"], obs_n1=obs["n1"], obs_q00=obs["q00"],
+                              obs_q01=obs["q01"], obs_q11=obs["q11"], enumerated=enumerated, rule="ri"))
+    return result

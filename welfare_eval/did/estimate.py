@@ -39,7 +39,7 @@ from .._blas import single_blas_thread
 from .._results import ResultBase
 from ._absorb import Absorber
 from ._linear import LinearFit
-from ._resample import DrawSet, randomization, wild_bootstrap
+from ._resample import DrawSet, randomization_terms, wild_bootstrap
 
 __all__ = ["DEFAULT_INFERENCE", "DiDResult", "estimate"]
 
@@ -629,8 +629,9 @@ def _estimate(
             se1 = np.sqrt(np.diag(fit.vcov_cr1()))
             flip = list(design.treat_terms)
             single = len(flip) == 1
-            for j in design.treat_terms:
-                ds = randomization(fit, j, flip, draws=draws, rng=rng)
+            # the terms share one set of assignments (the joint sharp null) and one refit per assignment
+            for j, ds in zip(design.treat_terms, randomization_terms(fit, list(design.treat_terms), flip,
+                                                                      draws=draws, rng=rng), strict=True):
                 drawsets[(names[j], "ri")] = ds
                 ndraw = ds.n0.size * (2 if ds.enumerated else 1)
                 for label, stud in (("ri", False), ("ri_t", True)):
