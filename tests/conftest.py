@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -202,6 +203,23 @@ class CleanDemo:
         return {name: df.copy() for name, df in self._tables.items()}
 
 
+def _shared_object(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], Any]) -> Any:
+    """``make(folder)`` once per test run: under pytest-xdist the first worker pickles the object into a shared
+    folder and the others load it (see :func:`_built_once`)."""
+    import pickle
+
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return make(tmp_path_factory.mktemp(name))
+
+    def build(folder: Path) -> None:
+        with open(folder / "object.pickle", "wb") as fh:
+            pickle.dump(make(folder), fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+    folder = _built_once(tmp_path_factory, name, build)
+    with open(folder / "object.pickle", "rb") as fh:
+        return pickle.load(fh)
+
+
 @pytest.fixture(scope="session")
 def clean_demo(tmp_path_factory: pytest.TempPathFactory) -> CleanDemo:
     """simulate_study(seed=2568) → write_raw_exports → clean_all, shared by the stage-integration tests."""
@@ -210,12 +228,14 @@ def clean_demo(tmp_path_factory: pytest.TempPathFactory) -> CleanDemo:
     from welfare_eval.clean import clean_all
     from welfare_eval.simulate import simulate_study, write_raw_exports, write_truth
 
-    root = tmp_path_factory.mktemp("clean_demo")
-    study = simulate_study(seed=2568)
-    write_raw_exports(study, root / "raw")
-    res = clean_all(root / "raw", root / "processed", key="demo")
-    truth = json.loads(write_truth(study.truth, root / "truth.json").read_text("utf-8"))
-    return CleanDemo(study, root / "processed", dict(res.tables), truth)
+    def make(root: Path) -> CleanDemo:
+        study = simulate_study(seed=2568)
+        write_raw_exports(study, root / "raw")
+        res = clean_all(root / "raw", root / "processed", key="demo")
+        truth = json.loads(write_truth(study.truth, root / "truth.json").read_text("utf-8"))
+        return CleanDemo(study, root / "processed", dict(res.tables), truth)
+
+    return _shared_object(tmp_path_factory, "clean_demo", make)
 
 
 class DemoAnalysis:
@@ -242,9 +262,9 @@ class DemoAnalysis:
 
 
 @pytest.fixture(scope="session")
-def demo_analysis(clean_demo: CleanDemo) -> DemoAnalysis:
+def demo_analysis(clean_demo: CleanDemo, tmp_path_factory: pytest.TempPathFactory) -> DemoAnalysis:
     """``analyze_study`` on the cleaned demo with the packaged plan, shared by the study-layer tests."""
-    return DemoAnalysis(clean_demo)
+    return _shared_object(tmp_path_factory, "demo_analysis", lambda _folder: DemoAnalysis(clean_demo))
 
 
 @pytest.fixture(scope="session")
