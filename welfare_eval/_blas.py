@@ -9,9 +9,13 @@ gain little from BLAS threads, while on shared cores OpenBLAS threads waiting fo
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-__all__ = ["single_blas_thread"]
+__all__ = ["one_blas_thread", "single_blas_thread"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 #: Products with more multiply-adds than this keep the BLAS threads.
 LARGE_WORK = 50_000_000
@@ -31,3 +35,14 @@ def single_blas_thread(work: int = 0) -> contextlib.AbstractContextManager[objec
             return contextlib.nullcontext()
         _CONTROLLER = ThreadpoolController()
     return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def one_blas_thread(fn: _F) -> _F:
+    """Decorator: ``fn`` runs under :func:`single_blas_thread` (one BLAS thread)."""
+
+    @functools.wraps(fn)
+    def limited(*args: Any, **kwargs: Any) -> Any:
+        with single_blas_thread():
+            return fn(*args, **kwargs)
+
+    return limited  # type: ignore[return-value]

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._blas import single_blas_thread
+from .._blas import one_blas_thread
 from .._results import ResultBase
 from ._absorb import Absorber
 from ._linear import LinearFit
@@ -426,6 +426,7 @@ def _t_row(term: str, method: str, est: float, se: float, df: float, null: float
             "p_value": p, "ci_low": est - q * se, "ci_high": est + q * se}
 
 
+@one_blas_thread
 def estimate(
     data: pd.DataFrame,
     *,
@@ -493,53 +494,6 @@ def estimate(
     -------
     DiDResult
     """
-    with single_blas_thread():
-        return _estimate(
-            data,
-            outcome=outcome,
-            treated=treated,
-            post=post,
-            unit=unit,
-            pair=pair,
-            weights=weights,
-            covariates=covariates,
-            cluster=cluster,
-            inference=inference,
-            draws=draws,
-            null=null,
-            seed=seed,
-            period=period,
-            reference=reference,
-            level=level,
-            wild_weights=wild_weights,
-            dropna=dropna,
-            confint=confint,
-        )
-
-
-def _estimate(
-    data: pd.DataFrame,
-    *,
-    outcome: str,
-    treated: str,
-    post: str,
-    unit: str | None = None,
-    pair: str | None = None,
-    weights: str | None = None,
-    covariates: Sequence[str] | None = None,
-    cluster: str | None = None,
-    inference: Sequence[str] = DEFAULT_INFERENCE,
-    draws: int = 2**18,
-    null: float = 0.0,
-    seed: int = 0,
-    period: str | None = None,
-    reference: Any = None,
-    level: float = 0.95,
-    wild_weights: str = "rademacher",
-    dropna: bool = False,
-    confint: bool = True,
-) -> DiDResult:
-    """:func:`estimate` without the BLAS thread limit."""
     design = _build_design(data, outcome=outcome, treated=treated, post=post, unit=unit, pair=pair,
                            weights=weights, covariates=covariates, cluster=cluster, period=period,
                            reference=reference, dropna=dropna)
