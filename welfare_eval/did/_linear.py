@@ -46,6 +46,23 @@ IntArray = npt.NDArray[np.intp]
 __all__ = ["LinearFit"]
 
 _EIG_TOL = 1e-10
+
+
+def _lowrank_inv_sqrt(z: FloatArray, k: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``(I + Z K Z')^(-1/2) = I + Q diag(f) Q'`` from the thin SVD of ``Z`` (near-zero singular values dropped):
+    returns ``Q`` and ``f`` (eigenvalues at or below ``_EIG_TOL`` of the largest give the pseudo-inverse's 0)."""
+    uz, sz, rz = np.linalg.svd(z, full_matrices=False)
+    keep = sz > sz.max() * max(z.shape) * np.finfo(float).eps * 10 if sz.size else sz > 0
+    uz, sr = uz[:, keep], sz[keep, None] * rz[keep]
+    kq = sr @ k @ sr.T
+    lam, evec = np.linalg.eigh((kq + kq.T) / 2)
+    q = uz @ evec
+    val = 1.0 + lam
+    top = max(float(val.max()) if val.size else 1.0, 1.0)
+    f = np.zeros_like(val)
+    pos = val > _EIG_TOL * top
+    f[pos] = 1.0 / np.sqrt(val[pos])
+    return q, f - 1.0
 #: the resolvent (quadrature) CR2 path is used when more units than this have weights varying within them
 LOWRANK_MAX_UNITS = 48
 #: largest spectral condition bound accepted by the resolvent path (else the exact low-rank path)
@@ -382,22 +399,11 @@ class LinearFit:
         c_pad[r:, r:] = c
         k11 = gam @ (lt.T @ lt) @ gam + c_pad
         kmat = np.block([[k11, -gam], [-gam, np.zeros_like(gam)]])
-        z = np.hstack([ls, lt])
-        uz, sz, rz = np.linalg.svd(z, full_matrices=False)
-        keep = sz > sz.max() * max(z.shape) * np.finfo(float).eps * 10 if sz.size else sz > 0
-        uz, sr = uz[:, keep], sz[keep, None] * rz[keep]
-        kq = sr @ kmat @ sr.T
-        lam, evec = np.linalg.eigh((kq + kq.T) / 2)
-        q = uz @ evec
-        val = 1.0 + lam
-        top = max(float(val.max()) if val.size else 1.0, 1.0)
-        f = np.zeros_like(val)
-        pos = val > _EIG_TOL * top
-        f[pos] = 1.0 / np.sqrt(val[pos])
+        q, f1 = _lowrank_inv_sqrt(np.hstack([ls, lt]), kmat)
         codes = None
         if ab._big is not None:
             codes = np.unique(ab._big[idx], return_inverse=True)[1].ravel()
-        return _CR2Adjust(sqrt_w=sw, thin=(q, f - 1.0, codes))
+        return _CR2Adjust(sqrt_w=sw, thin=(q, f1, codes))
 
     def _cr2_reduced(self, g: int, xtwx: FloatArray) -> _CR2Adjust:
         """Dense CR2 adjustment of cluster ``g`` computed in a reduced basis (nested fixed effects).
@@ -574,18 +580,8 @@ class LinearFit:
             k2[: k.shape[0], : k.shape[0]] = k
             k2[k.shape[0] :, k.shape[0] :] = np.diag(parts["mu1"][sel_units])
             k = k2
-        uz, sz, rz = np.linalg.svd(y, full_matrices=False)
-        keep = sz > sz.max() * max(y.shape) * np.finfo(float).eps * 10 if sz.size else sz > 0
-        uz, sr = uz[:, keep], sz[keep, None] * rz[keep]
-        kq = sr @ k @ sr.T
-        lam, evec = np.linalg.eigh((kq + kq.T) / 2)
-        q = uz @ evec
-        val = 1.0 + lam
-        top = max(float(val.max()) if val.size else 1.0, 1.0)
-        f = np.zeros_like(val)
-        pos_v = val > _EIG_TOL * top
-        f[pos_v] = 1.0 / np.sqrt(val[pos_v])
-        return _CR2Adjust(sqrt_w=parts["sw"], lowrank=(parts["what"], parts["codes"], q, f - 1.0))
+        q, f1 = _lowrank_inv_sqrt(y, k)
+        return _CR2Adjust(sqrt_w=parts["sw"], lowrank=(parts["what"], parts["codes"], q, f1))
 
     def _cr2_resolvent(self, parts: dict[str, Any], vecs: FloatArray) -> FloatArray | None:
         """``A_g v`` for the columns ``v`` of ``vecs`` when many units have weights varying within them.
