@@ -121,3 +121,25 @@ def test_efa_accepts_nullable_integer_items() -> None:
     res_int = efa(x, n_factors=2, seed=0)
     res_float = efa(x.astype(float), n_factors=2, seed=0)
     pd.testing.assert_frame_equal(res_int.loadings, res_float.loadings)
+
+
+def test_oblimin_solution_is_a_local_minimum_of_the_criterion(items):
+    """The rotated loadings minimise the (quartimin) oblimin criterion Q = ¼ Σ_i Σ_{j≠k} λ_ij² λ_ik² over oblique
+    rotations: Λ = A (T')⁻¹ with unit-length columns of T, so Φ = T'T. A further rotation Λ (M')⁻¹ keeps that
+    constraint when the columns of M have unit length in the metric Φ (diag(M'ΦM) = 1). No small such rotation
+    lowers Q by more than rounding; a rotation stopped early (a loose tolerance) leaves a descent direction."""
+    res = efa(items, items=list(items.columns), n_factors=2, n_iter=20)
+    lo, phi = res.loadings.to_numpy(), res.phi.to_numpy()
+
+    def q(lam):
+        sq = lam**2
+        return 0.25 * ((sq.sum(axis=1) ** 2) - (sq**2).sum(axis=1)).sum()
+
+    base = q(lo)
+    rng = np.random.default_rng(3)
+    worst = 0.0
+    for _ in range(200):
+        m = np.eye(2) + 1e-4 * rng.normal(size=(2, 2))
+        m /= np.sqrt(np.diag(m.T @ phi @ m))
+        worst = min(worst, q(lo @ np.linalg.inv(m).T) - base)
+    assert worst >= -1e-10

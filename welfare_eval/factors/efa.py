@@ -175,7 +175,12 @@ def _rotated(
     raw = minres(r, m)
     ph_raw: np.ndarray | None = None
     if rotation is not None and m > 1:
-        rotator = Rotator(method=rotation, tol=1e-10, max_iter=5000)
+        # Gradient-projection rotations (oblimin, quartimin, geomin) stop when the projected gradient's norm
+        # falls below `tol`. In double precision that norm cannot be pushed much under ~1e-8 (the line search
+        # then sees no measurable improvement and runs all `max_iter` steps: 0.7 s for 36 items, 2 factors,
+        # where 1e-6 converges in 2 ms). 1e-6 is reached for every size tried (up to 300 items, 8 factors)
+        # and leaves the loadings within ~1e-6 of the optimum; GPArotation, which psych calls, stops at 1e-5.
+        rotator = Rotator(method=rotation, tol=1e-6, max_iter=5000)
         raw = rotator.fit_transform(raw)
         ph_raw = getattr(rotator, "phi_", None)
     cols = [f"F{j + 1}" for j in range(m)]
