@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import matplotlib as mpl
 from matplotlib import font_manager
@@ -188,7 +188,7 @@ def style() -> None:
     from matplotlib import colors
 
     rgb = [colors.to_rgb(c) for c in COLORBLIND]
-    mpl.rcParams.update(THEME_RC)
+    mpl.rcParams.update(cast(Any, THEME_RC))  # (matplotlib types the keys as a Literal of every rc name)
     mpl.rcParams["axes.prop_cycle"] = cycler("color", rgb)
     for code, c in zip("bgrmyck", [rgb[0], rgb[2], rgb[3], rgb[4], rgb[8], rgb[9], (0.1, 0.1, 0.1)], strict=True):
         colors.get_named_colors_mapping()[code] = c
