@@ -23,8 +23,9 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def _imports(path: Path) -> set[str]:
-    """Every ``welfare_eval`` module a file imports (module level and inside functions).
+@functools.cache
+def _imports(path: Path) -> frozenset[str]:
+    """Every ``welfare_eval`` module a file imports (module level and inside functions); parsed once per file.
 
     ``from pkg import name`` counts as importing ``pkg.name`` when that is a module, else ``pkg``.
     """
@@ -49,7 +50,7 @@ def _imports(path: Path) -> set[str]:
             out.update(subs)
             if len(subs) < len(node.names):
                 out.add(mod)
-    return out
+    return frozenset(out)
 
 
 @functools.cache
@@ -62,6 +63,7 @@ def _folder(module: str) -> str:
     return parts[1] if len(parts) > 1 else ""
 
 
+@functools.cache
 def _graph() -> dict[str, set[str]]:
     files = _files()
     return {m: {t for t in _imports(p) if t in files and t != m} for m, p in files.items()}
