@@ -109,6 +109,22 @@ def test_plan_file_error_names_the_file(tmp_path: Path) -> None:
         load_plan(p)
 
 
+def test_plan_file_that_is_not_yaml_names_the_file_and_line(tmp_path: Path) -> None:
+    p = tmp_path / "analysis_plan.yaml"
+    p.write_text("impact:\n  draws: [1,\n", encoding="utf-8")
+    with pytest.raises(PlanError, match=r"analysis_plan\.yaml: not valid YAML \(line 3\)"):
+        load_plan(p)
+
+
+def test_packaged_plan_reads_the_same_with_either_yaml_loader() -> None:
+    import yaml
+
+    from welfare_eval.study.plan import default_plan_text
+
+    text = default_plan_text()
+    assert yaml.load(text, Loader=yaml.CSafeLoader) == yaml.safe_load(text)
+
+
 def test_covariate_spec() -> None:
     assert covariate_spec("share_farm") == ("", "share_farm", "share_farm")
     assert covariate_spec(" log( mean_income ) ") == ("log", "mean_income", "log_mean_income")

@@ -868,6 +868,15 @@ def _build(data: Mapping[str, Any], *, where: str) -> AnalysisPlan:
     return typing.cast(AnalysisPlan, plan)
 
 
+#: libyaml's loader when PyYAML was built with it (ten times faster than the pure-Python one, same documents):
+#: every command of the CLI reads the packaged plan at least once.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_LOADER)  # a safe loader (C or Python)
+
+
 def default_plan_text() -> str:
     """Text of the packaged plan file (``welfare_eval/study/plan.yaml``, comments included)."""
     return resources.files("welfare_eval.study").joinpath("plan.yaml").read_text(encoding="utf-8")
@@ -875,7 +884,7 @@ def default_plan_text() -> str:
 
 def default_plan() -> AnalysisPlan:
     """The packaged, pre-registered plan."""
-    return _build(yaml.safe_load(default_plan_text()), where="package default plan")
+    return _build(_load_yaml(default_plan_text()), where="package default plan")
 
 
 def load_plan(path: str | Path | None = None) -> AnalysisPlan:
@@ -895,7 +904,7 @@ def load_plan(path: str | Path | None = None) -> AnalysisPlan:
     if not p.is_file():
         raise PlanError(f"{p}: analysis plan file not found")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = _load_yaml(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" (line {mark.line + 1})" if mark is not None else ""
