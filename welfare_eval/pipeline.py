@@ -854,10 +854,10 @@ def progress(
 
 def _progress_tables(paths: Paths, db: str | Path | None, the_plan: Any) -> dict[str, pd.DataFrame]:
     """The latest period's progress tables for the final report (``progress_*``), or nothing without reports."""
+    if not _store_exists(paths, db):
+        return {}  # (checked before importing the monitoring package: SQLAlchemy and pandera cost 0.7 s)
     from welfare_eval.monitor import build_progress_report
 
-    if not _store_exists(paths, db):
-        return {}
     store = open_store(paths, db)
     try:
         per = _latest_period(store)
