@@ -143,3 +143,22 @@ def test_no_import_loop_inside_a_folder(folder: str) -> None:
     sub = {m: {t for t in ts if _folder(t) == folder and not t.endswith(folder)} for m, ts in g.items()
            if _folder(m) == folder and m != f"welfare_eval.{folder}"}
     assert not _cycles(sub), _cycles(sub)
+
+
+def test_clean_building_blocks_load_without_the_cleaning_stage() -> None:
+    """``welfare_eval.clean`` loads its submodules on first use: the Thai helpers and ``verify_processed`` (monitoring
+    forms, every report) come without pandera; every public name still resolves."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from welfare_eval.clean import verify_processed, normalize_text, find_pii\n"
+        "import welfare_eval.clean.thai\n"
+        "assert 'pandera' not in sys.modules and 'welfare_eval.clean.core' not in sys.modules\n"
+        "import welfare_eval.clean as c\n"
+        "missing = [n for n in c.__all__ if getattr(c, n, None) is None]\n"
+        "assert not missing, missing\n"
+        "assert 'pandera' in sys.modules and callable(c.clean_all) and sorted(c.__all__) == sorted(set(c.__all__))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -50,32 +50,89 @@ accounted for), :func:`read_codebook`, :func:`read_corrections`, :func:`national
 
 from __future__ import annotations
 
-from welfare_eval.clean.codebook import Codebook, read_codebook
-from welfare_eval.clean.core import DUPLICATES_REPORT, TABLES, CleanResult, clean_all
-from welfare_eval.clean.corrections import read_corrections
-from welfare_eval.clean.ids import (
-    KEY_ENV,
-    PseudonymKey,
-    load_key,
-    national_id_check_digit,
-    national_id_problem,
-    pseudonymize,
-)
-from welfare_eval.clean.io import CleaningError, RawTable, detect_encoding, read_table
-from welfare_eval.clean.pii import find_pii, mask_text, pii_kind
-from welfare_eval.clean.schemas import schemas, validate_table
-from welfare_eval.clean.thai import (
-    ThaiParseError,
-    match_village_names,
-    normalize_text,
-    parse_baht,
-    parse_be_date,
-    parse_be_year,
-    parse_be_year_month,
-    split_title,
-    thai_to_arabic_digits,
-)
-from welfare_eval.clean.write import StaleDataError, verify_processed
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from welfare_eval.clean.codebook import Codebook, read_codebook
+    from welfare_eval.clean.core import DUPLICATES_REPORT, TABLES, CleanResult, clean_all
+    from welfare_eval.clean.corrections import read_corrections
+    from welfare_eval.clean.ids import (
+        KEY_ENV,
+        PseudonymKey,
+        load_key,
+        national_id_check_digit,
+        national_id_problem,
+        pseudonymize,
+    )
+    from welfare_eval.clean.io import CleaningError, RawTable, detect_encoding, read_table
+    from welfare_eval.clean.pii import find_pii, mask_text, pii_kind
+    from welfare_eval.clean.schemas import validate_table
+    from welfare_eval.clean.thai import (
+        ThaiParseError,
+        match_village_names,
+        normalize_text,
+        parse_baht,
+        parse_be_date,
+        parse_be_year,
+        parse_be_year_month,
+        split_title,
+        thai_to_arabic_digits,
+    )
+    from welfare_eval.clean.write import StaleDataError, verify_processed
+
+#: Where each public name lives. The submodules load on first use (PEP 562), so that importing one building block
+#: (``welfare_eval.clean.thai`` from the monitoring forms, :func:`verify_processed` before a report) does not load
+#: the whole cleaning stage with pandera's schemas (0.3 s, more where hypothesis is installed). The schema builder
+#: ``schemas()`` is not re-exported: its name is that of its module, ``welfare_eval.clean.schemas``, which the
+#: import system binds on the package once any module has imported it.
+_WHERE = {
+    "Codebook": "codebook",
+    "read_codebook": "codebook",
+    "DUPLICATES_REPORT": "core",
+    "TABLES": "core",
+    "CleanResult": "core",
+    "clean_all": "core",
+    "read_corrections": "corrections",
+    "KEY_ENV": "ids",
+    "PseudonymKey": "ids",
+    "load_key": "ids",
+    "national_id_check_digit": "ids",
+    "national_id_problem": "ids",
+    "pseudonymize": "ids",
+    "CleaningError": "io",
+    "RawTable": "io",
+    "detect_encoding": "io",
+    "read_table": "io",
+    "find_pii": "pii",
+    "mask_text": "pii",
+    "pii_kind": "pii",
+    "validate_table": "schemas",
+    "ThaiParseError": "thai",
+    "match_village_names": "thai",
+    "normalize_text": "thai",
+    "parse_baht": "thai",
+    "parse_be_date": "thai",
+    "parse_be_year": "thai",
+    "parse_be_year_month": "thai",
+    "split_title": "thai",
+    "thai_to_arabic_digits": "thai",
+    "StaleDataError": "write",
+    "verify_processed": "write",
+}
+
+
+def __getattr__(name: str) -> Any:
+    mod = _WHERE.get(name)
+    if mod is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})
 
 __all__ = [
     "DUPLICATES_REPORT",
@@ -106,7 +163,6 @@ __all__ = [
     "read_codebook",
     "read_corrections",
     "read_table",
-    "schemas",
     "split_title",
     "thai_to_arabic_digits",
     "validate_table",
