@@ -37,6 +37,12 @@ __all__ = [
 ]
 
 CHUNK = 1 << 15
+#: assignments per block in :func:`randomization_terms` (per-assignment refits), and per sub-block of the
+#: G-long cluster score vectors (sized to stay in the L2 cache)
+RI_CHUNK = 1 << 14
+RI_SUB = 1 << 11
+#: largest number of coefficients solved by the vectorised Cholesky (LAPACK above)
+SPD_LOOP_MAX = 8
 
 
 def sign_matrix(g: int, draws: int, rng: np.random.Generator, *, kind: str = "rademacher") -> tuple[
@@ -66,6 +72,14 @@ def _enumeration(g: int) -> FloatArray:
     bits = ((codes >> np.arange(g - 1, dtype=np.int32)[None, :]) & 1).astype(np.int8)
     v = np.ones((half, g))
     v[:, 1:] = 1 - 2 * bits
+    v.setflags(write=False)
+    return v
+
+
+@lru_cache(maxsize=2)
+def _enumeration_t(g: int) -> FloatArray:
+    """:func:`_enumeration` transposed (g × 2^(g-1), C-contiguous, read-only): assignments along the last axis."""
+    v = np.ascontiguousarray(_enumeration(g).T)
     v.setflags(write=False)
     return v
 
@@ -336,75 +350,167 @@ def randomization_terms(fit: LinearFit, terms: Sequence[int], flip: list[int], *
                         rng: np.random.Generator) -> list[DrawSet]:
     """Randomization distributions of the coefficients ``terms`` over within-pair swaps of the pilot village.
 
-    All terms share one set of assignments, and per assignment the refit (the inverse of X'X, the coefficients
-    at r = 0 and their derivative) is computed once for all of them.
+    All terms share one set of assignments, and per assignment the refit (the coefficients at r = 0, their
+    derivative and the rows of the inverse of X'X for the terms) is computed once for all of them.
 
     ``fit.cluster`` must be the pair. Swapping pilot and comparison in pair ``g`` turns each treatment
     column ``D = pilot × post`` into ``post - D``; ``post`` (and any period indicator) is absorbed by the
     pair × period fixed effects, so in the transformed space the swap multiplies the cluster's
-    treatment columns (``flip``) by -1 while covariates stay. Under the sharp null "every effect equals
-    r" the imputed outcome is ``y - r Σ_flip D``. Per assignment ``s`` the fit needs only the cluster
-    Gram matrices ``X_g'X_g`` and ``X_g'y_g``, and both the coefficient and its CR1 scores are linear in
-    ``r`` (the denominator quadratic), which :class:`DrawSet` exploits for test inversion.
+    treatment columns (``flip``, the set F; the others are N) by ``s_g = -1`` while covariates stay. Under
+    the sharp null "every effect equals r" the imputed outcome is ``y - r d`` with ``d = Σ_F D``. Per
+    assignment ``s`` the fit needs only the cluster sums ``Γ_g = X_g'X_g``, ``X_g'y_g`` and ``X_g'd_g``:
+
+    * ``X'X(s) = Σ_g S_g Γ_g S_g`` (``S_g = diag(s_g on F, 1 on N)``): its F×F and N×N blocks do not depend
+      on ``s``, the F×N block is ``Σ_g s_g Γ_g[F, N]``; likewise ``X'y(s)``, ``X'd(s)`` are linear in ``s``
+      (one matrix product with the sign matrix for all of them);
+    * ``β0 = X'X(s)^{-1} X'y(s)``, ``β1 = X'X(s)^{-1} X'd(s)`` (``β(r) = β0 - r β1``) and the rows
+      ``ρ_j = e_j'X'X(s)^{-1}`` by one batched Cholesky solve over the assignments;
+    * the CR1 score of cluster ``g`` on coefficient ``j`` is ``z_g = ρ_j'S_g(c_g - Γ_g S_g β) = a_g + s_g b_g``
+      (``c = X'y`` with ``β0``, ``c = X'd`` with ``β1``) where
+      ``a_g = Σ_{k∈N} ρ_k c_gk - Σ_{k≤l same side} φ_kl Γ_gkl`` and
+      ``b_g = Σ_{k∈F} ρ_k c_gk - Σ_{k<l across} φ_kl Γ_gkl``, ``φ_kl = ρ_k β_l + ρ_l β_k`` (``ρ_k β_k`` on the
+      diagonal): two matrix products of a per-assignment vector with a fixed (G × ·) matrix, then
+      ``q = Σ_g z_g^2`` — O(G p^2) per assignment and term, nothing of size N.
+
+    The numerator and the scores are linear in ``r`` (the denominator quadratic), which :class:`DrawSet`
+    exploits for test inversion.
     """
     assert fit.cluster is not None
     x, y = fit.X, fit.y
     gcount, p = fit.n_clusters, fit.p
+    terms = list(terms)
+    nt = len(terms)
     dvec = x[:, flip].sum(axis=1)  # imputation direction (treatment columns summed, transformed)
     gram = fit.cluster_grams(x)  # G × p × p
     cy = fit.cluster_sums(x * y[:, None])  # G × p
     cd = fit.cluster_sums(x * dvec[:, None])  # G × p
-    sgn_cols = np.zeros(p, dtype=bool)
-    sgn_cols[flip] = True
-    s, enumerated = sign_matrix(gcount, draws, rng)
-    # the observed assignment (all +1) is the first row of the enumeration; add it when sampling
-    if not enumerated:
-        s = np.vstack([np.ones((1, gcount)), s])
-    b = s.shape[0]
-    fixed_xtx = not np.any(~sgn_cols) or np.allclose(gram[:, sgn_cols][:, :, ~sgn_cols], 0.0)
-    # Column signs per draw and cluster are s_bg on the swapped columns F, 1 on the others N, so every
-    # sum over clusters splits into a constant part and a part linear in s (one matrix product each):
-    # entries of Gram_g with both columns in F or both in N keep their sign (s² = 1), mixed ones take s.
-    mixed = sgn_cols[:, None] != sgn_cols[None, :]
-    g_same = np.where(mixed[None], 0.0, gram).reshape(gcount, p * p)
-    g_mixed = np.where(mixed[None], gram, 0.0).reshape(gcount, p * p)
-    xtx_const = g_same.sum(axis=0).reshape(p, p)
-    cy_f, cd_f = np.where(sgn_cols[None], cy, 0.0), np.where(sgn_cols[None], cd, 0.0)
-    cy_n, cd_n = cy - cy_f, cd - cd_f
-    outs = [{k: np.empty(b) for k in ("n0", "n1", "q00", "q01", "q11")} for _ in terms]
-    for start in range(0, b, CHUNK):
-        ss = s[start : start + CHUNK]  # bc × G
-        bc = ss.shape[0]
+    sgn = np.zeros(p, dtype=bool)
+    sgn[flip] = True
+    fc, nc = np.flatnonzero(sgn), np.flatnonzero(~sgn)
+    n_f, n_n = fc.size, nc.size
+    signs, enumerated = sign_matrix(gcount, draws, rng)
+    if enumerated:
+        s_t = _enumeration_t(gcount)  # G × B; the observed assignment (all +1) is column 0
+    else:  # the observed assignment is added in front of the sampled ones
+        s_t = np.ascontiguousarray(np.vstack([np.ones((1, gcount)), signs]).T)
+    b = s_t.shape[1]
+    fixed_xtx = n_n == 0 or np.allclose(gram[:, sgn][:, :, ~sgn], 0.0)
+    same = [(k, m) for k in range(p) for m in range(k, p) if sgn[k] == sgn[m]]
+    cross = [(k, m) for k in range(p) for m in range(k + 1, p) if sgn[k] != sgn[m]]
+    g_same = -gram[:, [k for k, _ in same], [m for _, m in same]]  # G × |same|
+    g_cross = -gram[:, [k for k, _ in cross], [m for _, m in cross]]  # G × |cross|
+    # a = ra[c] θa, b = rb[c] θb with θa = (ρ_N, φ_same), θb = (ρ_F, φ_cross); c = 0: (y, β0), c = 1: (d, β1)
+    ra = np.stack([np.hstack([cc[:, nc], g_same]) for cc in (cy, cd)])  # 2 × G × da
+    rb = np.stack([np.hstack([cc[:, fc], g_cross]) for cc in (cy, cd)])  # 2 × G × db
+    da, db = n_n + len(same), n_f + len(cross)
+    # the parts of X'y, X'd and X'X linear in s: X'y_F, X'd_F, X'X_FN (row-major)
+    lmat = np.ascontiguousarray(np.hstack([cy[:, fc], cd[:, fc], gram[:, fc][:, :, nc].reshape(gcount, -1)]).T)
+    cy_n, cd_n = cy[:, nc].sum(axis=0), cd[:, nc].sum(axis=0)
+    gsum = gram.sum(axis=0)  # X'X at s = 1 (its F×F and N×N blocks at every s)
+    outs = {k: np.empty((nt, b)) for k in ("n0", "n1", "q00", "q01", "q11")}
+    chunk, sub = min(RI_CHUNK, b), min(RI_SUB, b)
+    tha_buf, thb_buf = np.empty((nt, 2, da, chunk)), np.empty((nt, 2, db, chunk))
+    tmp_buf = np.empty(chunk)
+    za_buf, zb_buf = np.empty((nt, 2, gcount, sub)), np.empty((nt, 2, gcount, sub))
+    for start in range(0, b, chunk):
+        st = s_t[:, start : start + chunk]  # G × bc
+        bc = st.shape[1]
+        lin = lmat @ st
+        rhs = np.zeros((p, 2 + nt, bc))  # right-hand sides: X'y, X'd, e_j for each term
+        rhs[fc, 0] = lin[:n_f]
+        rhs[fc, 1] = lin[n_f : 2 * n_f]
+        rhs[nc, 0] = cy_n[:, None]
+        rhs[nc, 1] = cd_n[:, None]
+        for t, j in enumerate(terms):
+            rhs[j, 2 + t] = 1.0
         if fixed_xtx:
-            ainv = np.broadcast_to(fit.A, (bc, p, p))
+            sol = (fit.A @ rhs.reshape(p, -1)).reshape(rhs.shape)
         else:
-            ainv = np.linalg.inv(xtx_const[None] + (ss @ g_mixed).reshape(bc, p, p))
-        xty = ss @ cy_f + cy_n.sum(axis=0)[None]
-        xtd = ss @ cd_f + cd_n.sum(axis=0)[None]
-        beta0 = np.einsum("bkl,bl->bk", ainv, xty)  # coefficients at r = 0
-        beta1 = np.einsum("bkl,bl->bk", ainv, xtd)  # minus derivative in r
-        sl = slice(start, start + bc)
-        for j, out in zip(terms, outs, strict=True):
-            rj = ainv[:, j, :]  # bc × p: row j of A(b)
-            rj_f = np.where(sgn_cols[None], rj, 0.0)
-            rj_n = rj - rj_f
-            zs = []
-            for beta, c_f, c_n in ((beta0, cy_f, cy_n), (beta1, cd_f, cd_n)):
-                # cluster score projected on coefficient j: Σ_k rj_k sg_k (c_gk - Σ_l Gram_gkl sg_l β_l)
-                pk = (rj[:, :, None] * beta[:, None, :]).reshape(bc, p * p)
-                z = ss * (rj_f @ c_f.T - pk @ g_mixed.T) + rj_n @ c_n.T - pk @ g_same.T
-                zs.append(z)
-            z0, z1 = zs
-            out["n0"][sl] = beta0[:, j]
-            out["n1"][sl] = beta1[:, j]
-            out["q00"][sl] = np.einsum("bg,bg->b", z0, z0)
-            out["q01"][sl] = np.einsum("bg,bg->b", z0, z1)
-            out["q11"][sl] = np.einsum("bg,bg->b", z1, z1)
+            xtx = np.empty((p, p, bc))
+            xtx[...] = gsum[:, :, None]
+            for i, f in enumerate(fc):
+                for k, n in enumerate(nc):
+                    xtx[f, n] = xtx[n, f] = lin[2 * n_f + i * n_n + k]
+            sol = _spd_solve_batched(xtx, rhs)
+        tha, thb, tmp = tha_buf[..., :bc], thb_buf[..., :bc], tmp_buf[:bc]
+        for t in range(nt):
+            rho = sol[:, 2 + t]
+            for c in range(2):
+                bt = sol[:, c]
+                ta, tb = tha[t, c], thb[t, c]
+                ta[:n_n] = rho[nc]
+                tb[:n_f] = rho[fc]
+                for e, (k, m) in enumerate(same):
+                    np.multiply(rho[k], bt[m], out=ta[n_n + e])
+                    if k != m:
+                        np.multiply(rho[m], bt[k], out=tmp)
+                        ta[n_n + e] += tmp
+                for e, (k, m) in enumerate(cross):
+                    np.multiply(rho[k], bt[m], out=tb[n_f + e])
+                    np.multiply(rho[m], bt[k], out=tmp)
+                    tb[n_f + e] += tmp
+        outs["n0"][:, start : start + bc] = sol[terms, 0]
+        outs["n1"][:, start : start + bc] = sol[terms, 1]
+        for s0 in range(0, bc, sub):  # cache-sized blocks of the G-long score vectors
+            w = min(sub, bc - s0)
+            sl, osl = slice(s0, s0 + w), slice(start + s0, start + s0 + w)
+            za, zb = za_buf[..., :w], zb_buf[..., :w]
+            np.matmul(ra, tha[..., sl], out=za)  # terms × 2 × G × w
+            np.matmul(rb, thb[..., sl], out=zb)
+            zb *= st[:, sl]
+            zb += za  # z_g = a_g + s_g b_g
+            np.einsum("tgb,tgb->tb", zb[:, 0], zb[:, 0], out=outs["q00"][:, osl])
+            np.einsum("tgb,tgb->tb", zb[:, 0], zb[:, 1], out=outs["q01"][:, osl])
+            np.einsum("tgb,tgb->tb", zb[:, 1], zb[:, 1], out=outs["q11"][:, osl])
     # observed = the all-(+1) assignment; with enumeration it is row 0 (v_1 = +1, all bits 0)
     result = []
-    for out in outs:
+    for t in range(nt):
+        out = {k: v[t] for k, v in outs.items()}
         obs = {k: float(val[0]) for k, val in out.items()}
         result.append(DrawSet(n0=out["n0"], n1=out["n1"], q00=out["q00"], q01=out["q01"], q11=out["q11"],
                               factor=fit.cr1_factor, obs_n0=obs["n0"], obs_n1=obs["n1"], obs_q00=obs["q00"],
                               obs_q01=obs["q01"], obs_q11=obs["q11"], enumerated=enumerated, rule="ri"))
     return result
+
+
+def _spd_solve_batched(a: FloatArray, rhs: FloatArray) -> FloatArray:
+    """Solve ``a x = rhs`` for symmetric positive definite ``a`` (p × p × n) and ``rhs`` (p × m × n), one
+    system per index of the last axis.
+
+    Cholesky without pivoting written over the last axis (each step one vector operation over all n
+    systems), which for the few coefficients of a DiD regression is several times faster than LAPACK called
+    once per system; above :data:`SPD_LOOP_MAX` coefficients LAPACK's batched solve is used. Raises
+    ``ValueError`` when a system is not numerically positive definite (a swapped design that is singular).
+    """
+    p = a.shape[0]
+    if p > SPD_LOOP_MAX:
+        try:
+            return np.asarray(np.linalg.solve(a.transpose(2, 0, 1), rhs.transpose(2, 0, 1)).transpose(1, 2, 0))
+        except np.linalg.LinAlgError as err:
+            raise ValueError("randomization: a swapped design is singular (a covariate collinear with the "
+                             "treatment columns after a swap); drop it or use wild") from err
+    low = np.empty_like(a)
+    for j in range(p):
+        d = a[j, j].copy()
+        for k in range(j):
+            d -= low[j, k] * low[j, k]
+        if not np.all(d > 0):
+            raise ValueError("randomization: a swapped design is singular (a covariate collinear with the "
+                             "treatment columns after a swap); drop it or use wild")
+        np.sqrt(d, out=low[j, j])
+        inv = 1.0 / low[j, j]
+        for i in range(j + 1, p):
+            v = a[i, j].copy()
+            for k in range(j):
+                v -= low[i, k] * low[j, k]
+            np.multiply(v, inv, out=low[i, j])
+    x = rhs.copy()
+    for i in range(p):  # L z = rhs
+        for k in range(i):
+            x[i] -= low[i, k] * x[k]
+        x[i] /= low[i, i]
+    for i in range(p - 1, -1, -1):  # L'x = z
+        for k in range(i + 1, p):
+            x[i] -= low[k, i] * x[k]
+        x[i] /= low[i, i]
+    return x
