@@ -18,7 +18,7 @@ wild cluster bootstrap-t with one tested coefficient).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
@@ -101,6 +101,58 @@ class DrawSet:
     obs_q11: float
     enumerated: bool
     rule: Literal["wild", "ri"]
+    #: studentized statistic: per draw a bound on |num(r)| / sqrt(den(r)) over every r, and the draws (with
+    #: their coefficients) whose bound reaches 2^(k/4), by k (see :meth:`_above`)
+    _sup: FloatArray | None = field(default=None, init=False, repr=False, compare=False)
+    _levels: dict[int, tuple[npt.NDArray[np.intp], tuple[FloatArray, ...]] | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+
+    def _sup_bound(self) -> FloatArray:
+        """Per draw ``S ≥ max_r |n0 - r n1| / sqrt(q00 - 2 r q01 + r² q11)`` (``+inf`` where not safe).
+
+        With ``u = (1, -r)`` and ``M = [[q00, q01], [q01, q11]]`` (a Gram matrix: the q's are sums of squares
+        and cross-products of the cluster scores) the ratio is ``|u'n| / sqrt(u'Mu) ≤ sqrt(n'M⁻¹n)`` by
+        Cauchy–Schwarz, for every ``r``. Used only where ``q01² ≤ (1 - 1e-6) q00 q11``: there the computed
+        bound and the computed statistic are both within 1e-8 relative of exact (the rounding of a quadratic
+        form is at most ``2 eps / (1 - |ρ|)`` of it), far inside the 1e-6 margin of :meth:`_above`; elsewhere
+        ``S = +inf`` (the draw is always evaluated).
+        """
+        if self._sup is None:
+            q00, q01, q11, n0, n1 = self.q00, self.q01, self.q11, self.n0, self.n1
+            det = q00 * q11 - q01 * q01
+            quad = q11 * n0 * n0 - 2.0 * q01 * n0 * n1 + q00 * n1 * n1
+            safe = (q00 > 0) & (q11 > 0) & (det > 1e-6 * q00 * q11) & np.isfinite(quad)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                self._sup = np.where(safe, np.sqrt(np.maximum(quad, 0.0) / det), np.inf)
+        return self._sup
+
+    def _above(self, ao: float) -> tuple[npt.NDArray[np.intp], tuple[FloatArray, ...]] | None:
+        """Draws that can be greater than or tied with an observed studentized statistic ``|t| = ao`` (and
+        their n0, n1, q00, q01, q11), or None when that is (nearly) every draw.
+
+        Every other draw has ``|t*(r)| ≤ S / sqrt(c) < (1 - 1e-9) ao`` at any ``r`` (:meth:`_sup_bound`), so it
+        is neither greater nor tied: counts over the returned draws equal counts over all draws. Subsets are
+        cached on the grid ``2^(k/4)`` below the threshold, each computed from the next coarser one.
+        """
+        if not (np.isfinite(ao) and ao > 0):
+            return None
+        thr = ao * np.sqrt(self.factor) * (1 - 1e-9) / (1 + 1e-6)
+        k = int(np.floor(4 * np.log2(thr)))
+        if k < -40:
+            return None
+        k = min(k, 80)
+        if k not in self._levels:
+            coarser = [j for j in self._levels if j < k and self._levels[j] is not None]
+            level = self._levels[max(coarser)] if coarser else None
+            if level is not None:
+                keep = self._sup_bound()[level[0]] >= 2.0 ** (k / 4)
+                self._levels[k] = (level[0][keep], tuple(a[keep] for a in level[1]))
+            else:
+                idx = np.flatnonzero(self._sup_bound() >= 2.0 ** (k / 4))
+                # more than half the draws: not worth a copy, the full evaluation is as fast
+                self._levels[k] = None if idx.size > self.n0.size // 2 else (
+                    idx, (self.n0[idx], self.n1[idx], self.q00[idx], self.q01[idx], self.q11[idx]))
+        return self._levels[k]
 
     def _stat(self, r: float, n0: FloatArray | float, n1: FloatArray | float, q00: FloatArray | float,
               q01: FloatArray | float, q11: FloatArray | float, studentized: bool) -> FloatArray:
@@ -120,7 +172,15 @@ class DrawSet:
 
     def _counts(self, r: float, studentized: bool, sub: npt.NDArray[np.intp] | None = None) -> tuple[int, int]:
         """(#greater, #ties) of ``|t*|`` against ``|t|`` at ``r`` over the draws ``sub`` (all by default)."""
-        if sub is None or sub.size == self.n0.size:
+        above = None
+        if studentized and (sub is None or sub.size == self.n0.size):
+            t_obs = float(self._stat(r, self.obs_n0, self.obs_n1, self.obs_q00, self.obs_q01, self.obs_q11,
+                                     studentized))
+            above = self._above(abs(t_obs))
+        if above is not None:  # the draws that cannot reach |t| are left out (neither greater nor tied)
+            n0, n1, q00, q01, q11 = above[1]
+            t = self._stat(r, n0, n1, q00, q01, q11, studentized)
+        elif sub is None or sub.size == self.n0.size:
             t, t_obs = self.stats(r, studentized=studentized)
         else:
             t = self._stat(r, self.n0[sub], self.n1[sub], self.q00[sub], self.q01[sub], self.q11[sub], studentized)
@@ -164,7 +224,7 @@ class DrawSet:
         the rest gives exactly the same count at any ``r`` in the bracket.
         """
         full = sub.size == self.n0.size
-        n0, n1 = (self.n0, self.n1) if full else (self.n0[sub], self.n1[sub])
+        cached: tuple[FloatArray, ...] | None = None
 
         def num_range(a0: FloatArray | float, a1: FloatArray | float) -> tuple[FloatArray, FloatArray]:
             x, y = np.abs(a0 - lo * np.asarray(a1)), np.abs(a0 - hi * np.asarray(a1))
@@ -184,14 +244,25 @@ class DrawSet:
                 dv = np.where(inside, q0 - q1 * vert, dmin)
             return np.minimum(dmin, dv), np.maximum(dmax, np.where(inside, dv, dmax))
 
-        nmin, nmax = num_range(n0, n1)
         omin, omax = num_range(self.obs_n0, self.obs_n1)
         if studentized:
-            q = (self.q00, self.q01, self.q11) if full else (self.q00[sub], self.q01[sub], self.q11[sub])
-            dmin, dmax = den_range(*q)
             odmin, odmax = den_range(self.obs_q00, self.obs_q01, self.obs_q11)
             if not odmin > 0:
                 return 0, 0, sub
+            if full:  # leave out the draws that cannot reach the least |t| on the bracket (never greater or tied)
+                above = self._above(float(omin) / np.sqrt(float(odmax) * self.factor) * (1 - 1e-12))
+                if above is not None:
+                    sub, cached = above
+        if cached is not None:
+            n0, n1, q = cached[0], cached[1], cached[2:]
+        elif full:
+            n0, n1, q = self.n0, self.n1, (self.q00, self.q01, self.q11)
+        else:
+            n0, n1 = self.n0[sub], self.n1[sub]
+            q = (self.q00[sub], self.q01[sub], self.q11[sub]) if studentized else ()
+        nmin, nmax = num_range(n0, n1)
+        if studentized:
+            dmin, dmax = den_range(*q)
             ok = dmin > 0
             with np.errstate(divide="ignore", invalid="ignore"):
                 a_lo = nmin / np.sqrt(np.where(ok, dmax, 1.0))
