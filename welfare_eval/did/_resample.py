@@ -171,9 +171,13 @@ class DrawSet:
         return t, t_obs
 
     def _counts(self, r: float, studentized: bool, sub: npt.NDArray[np.intp] | None = None) -> tuple[int, int]:
-        """(#greater, #ties) of ``|t*|`` against ``|t|`` at ``r`` over the draws ``sub`` (all by default)."""
+        """(#greater, #ties) of ``|t*|`` against ``|t|`` at ``r`` over the draws ``sub`` (all by default).
+
+        Over all draws of the studentized statistic, once :meth:`confint` has computed the per-draw bound
+        (:meth:`_sup_bound`), only the draws that can reach ``|t|`` are evaluated (:meth:`_above`); the
+        counts are the same."""
         above = None
-        if studentized and (sub is None or sub.size == self.n0.size):
+        if studentized and self._sup is not None and (sub is None or sub.size == self.n0.size):
             t_obs = float(self._stat(r, self.obs_n0, self.obs_n1, self.obs_q00, self.obs_q01, self.obs_q11,
                                      studentized))
             above = self._above(abs(t_obs))
@@ -289,12 +293,16 @@ class DrawSet:
         bisection evaluates :meth:`pvalue` exactly, but only on the draws whose comparison with the
         observed statistic can still change inside the current bracket (:meth:`_certify`); the others
         are counted once, so the cost after the first steps no longer depends on the number of draws.
+        For the studentized statistic, draws whose bound over every ``r`` stays below the observed ``|t|``
+        are left out of each evaluation from the start (:meth:`_above`).
         """
         alpha = 1.0 - level
 
         def inside(r: float) -> bool:
             return self.pvalue(r, studentized=studentized) > alpha
 
+        if studentized:  # many evaluations follow: worth the per-draw bound that skips hopeless draws
+            self._sup_bound()
         if not inside(estimate):
             return (np.nan, np.nan)
         bounds: list[float] = []
