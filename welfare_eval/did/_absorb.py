@@ -160,7 +160,14 @@ class Absorber:
         if not self._comp_basis:
             return np.empty((idx.size, 0))
         assert self._comp_of_row is not None
-        comps = np.unique(self._comp_of_row[idx])
+        own = self._comp_of_row[idx]
+        first = int(own[0]) if idx.size else -1
+        if first >= 0 and self._comp_rows[first].size == idx.size and bool((own == first).all()):
+            # idx is exactly one component's rows (both ascending; e.g. a pair): its basis, read-only
+            view = self._comp_basis[first].view()
+            view.flags.writeable = False
+            return view
+        comps = np.unique(own)
         comps = comps[comps >= 0]
         out = np.zeros((idx.size, sum(self._comp_basis[c].shape[1] for c in comps)))
         col = 0
