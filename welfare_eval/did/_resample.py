@@ -352,10 +352,10 @@ def wild_bootstrap(fit: LinearFit, j: int, *, draws: int, rng: np.random.Generat
     x = fit.X
     others = [k for k in range(fit.p) if k != j]
     xo = x[:, others]
-    if others:
-        proj_o = np.linalg.solve(xo.T @ xo, xo.T)  # (p-1) × N
-        u0 = fit.y - xo @ (proj_o @ fit.y)
-        u1 = x[:, j] - xo @ (proj_o @ x[:, j])
+    if others:  # residuals off the other regressors (one small solve, not an N-column one)
+        coef = np.linalg.solve(xo.T @ xo, xo.T @ np.column_stack([fit.y, x[:, j]]))  # (p-1) × 2
+        u0 = fit.y - xo @ coef[:, 0]
+        u1 = x[:, j] - xo @ coef[:, 1]
     else:
         u0, u1 = fit.y.copy(), x[:, j].copy()
     # restricted residual with null r:  ũ(r) = u0 - r u1
