@@ -93,6 +93,15 @@ def test_ri_summaries_equal_explicit_refits_under_enumeration(spec):
     _assert_drawsets(drawsets, _refit_summaries(fit, terms, terms, _enumeration(fit.n_clusters)))
 
 
+def test_ri_summaries_with_the_lapack_solve_equal_explicit_refits(monkeypatch):
+    # many coefficients: the per-assignment systems go to LAPACK instead of the vectorised Cholesky
+    monkeypatch.setattr(rs, "SPD_LOOP_MAX", 2)
+    fit, terms = _fit(list(SPECS)[3])
+    assert fit.p > rs.SPD_LOOP_MAX
+    drawsets = rs.randomization_terms(fit, terms, terms, draws=2**10, rng=np.random.default_rng(0))
+    _assert_drawsets(drawsets, _refit_summaries(fit, terms, terms, _enumeration(fit.n_clusters)))
+
+
 @pytest.mark.parametrize("spec", list(SPECS)[:2])
 def test_ri_summaries_equal_explicit_refits_with_sampled_assignments(spec):
     fit, terms = _fit(spec, pairs=12, seed=3)
