@@ -13,6 +13,13 @@ the crossing points). The per-draw numbers come from G × G (wild) or G × K × 
 summaries, never from the N rows, so cost does not grow with the number of households (the idea of
 Roodman, MacKinnon, Nielsen & Webb 2019, "Fast and wild", derived here directly for the restricted
 wild cluster bootstrap-t with one tested coefficient).
+
+Cost per draw: under full enumeration the wild bootstrap's quadratic forms are split between two halves of
+the clusters (:func:`_five_enumerated`, O(G) per draw instead of O(G²)); randomization refits every
+assignment by a batched Cholesky solve and two small matrix products per block of assignments
+(:func:`randomization_terms`, O(G p²) per assignment and term). In test inversion, the studentized
+statistic's draws that cannot reach the observed ``|t|`` at any ``r`` (a per-draw Cauchy–Schwarz bound)
+are skipped (:meth:`DrawSet._above`): the counts, hence p-values and bounds, are unchanged.
 """
 
 from __future__ import annotations
