@@ -259,12 +259,14 @@ class LinearFit:
     def cluster_sums(self, v: FloatArray) -> FloatArray:
         """Sums of the rows of ``v`` (N or N × k) within clusters (G or G × k), in O(N k).
 
-        One product with the sparse G × N cluster indicator (built once per fit, O(N) memory): the same
-        additions in the same order as ``np.bincount`` per column (bit-identical), 4-10× faster for
-        several columns."""
+        One product with the sparse G × N cluster indicator (built once per fit at the first call with three
+        or more columns, O(N) memory): the same additions in the same order as ``np.bincount`` per column
+        (bit-identical), 4-10× faster for several columns."""
         assert self.cluster is not None
         cache = self.__dict__.setdefault("_adj_cache", {})
         ind = cache.get("cluster_csr")
+        if ind is None and (v.ndim == 1 or v.shape[1] < 3):  # building the indicator would not pay off yet
+            return _group_sums(self.cluster, v, self.n_clusters)
         if ind is None:
             from scipy import sparse
 
