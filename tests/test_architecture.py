@@ -162,3 +162,16 @@ def test_clean_building_blocks_load_without_the_cleaning_stage() -> None:
         "assert 'pandera' in sys.modules and callable(c.clean_all) and sorted(c.__all__) == sorted(set(c.__all__))\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_clean_lazy_table_names_what_the_type_checker_imports() -> None:
+    """``welfare_eval.clean``: the names imported under TYPE_CHECKING (what mypy and editors see) are exactly those
+    the lazy loader serves, from the same submodules."""
+    import welfare_eval.clean as c
+
+    tree = ast.parse((PKG / "clean" / "__init__.py").read_text("utf-8"))
+    guarded = next(n for n in tree.body if isinstance(n, ast.If) and getattr(n.test, "id", "") == "TYPE_CHECKING")
+    imported = {a.name: node.module.rsplit(".", 1)[1] for node in guarded.body if isinstance(node, ast.ImportFrom)
+                for a in node.names if node.module}
+    assert imported == c._WHERE
+    assert c.__all__ == sorted(imported)

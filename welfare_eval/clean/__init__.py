@@ -86,40 +86,19 @@ if TYPE_CHECKING:
 #: the whole cleaning stage with pandera's schemas (0.3 s, more where hypothesis is installed). The schema builder
 #: ``schemas()`` is not re-exported: its name is that of its module, ``welfare_eval.clean.schemas``, which the
 #: import system binds on the package once any module has imported it.
-_WHERE = {
-    "Codebook": "codebook",
-    "read_codebook": "codebook",
-    "DUPLICATES_REPORT": "core",
-    "TABLES": "core",
-    "CleanResult": "core",
-    "clean_all": "core",
-    "read_corrections": "corrections",
-    "KEY_ENV": "ids",
-    "PseudonymKey": "ids",
-    "load_key": "ids",
-    "national_id_check_digit": "ids",
-    "national_id_problem": "ids",
-    "pseudonymize": "ids",
-    "CleaningError": "io",
-    "RawTable": "io",
-    "detect_encoding": "io",
-    "read_table": "io",
-    "find_pii": "pii",
-    "mask_text": "pii",
-    "pii_kind": "pii",
-    "validate_table": "schemas",
-    "ThaiParseError": "thai",
-    "match_village_names": "thai",
-    "normalize_text": "thai",
-    "parse_baht": "thai",
-    "parse_be_date": "thai",
-    "parse_be_year": "thai",
-    "parse_be_year_month": "thai",
-    "split_title": "thai",
-    "thai_to_arabic_digits": "thai",
-    "StaleDataError": "write",
-    "verify_processed": "write",
+_SUBMODULES: dict[str, tuple[str, ...]] = {
+    "codebook": ("Codebook", "read_codebook"),
+    "core": ("DUPLICATES_REPORT", "TABLES", "CleanResult", "clean_all"),
+    "corrections": ("read_corrections",),
+    "ids": ("KEY_ENV", "PseudonymKey", "load_key", "national_id_check_digit", "national_id_problem", "pseudonymize"),
+    "io": ("CleaningError", "RawTable", "detect_encoding", "read_table"),
+    "pii": ("find_pii", "mask_text", "pii_kind"),
+    "schemas": ("validate_table",),
+    "thai": ("ThaiParseError", "match_village_names", "normalize_text", "parse_baht", "parse_be_date", "parse_be_year",
+             "parse_be_year_month", "split_title", "thai_to_arabic_digits"),
+    "write": ("StaleDataError", "verify_processed"),
 }
+_WHERE = {name: mod for mod, names in _SUBMODULES.items() for name in names}
 
 
 def __getattr__(name: str) -> Any:
@@ -134,37 +113,5 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted({*globals(), *_WHERE})
 
-__all__ = [
-    "DUPLICATES_REPORT",
-    "KEY_ENV",
-    "TABLES",
-    "CleanResult",
-    "CleaningError",
-    "Codebook",
-    "PseudonymKey",
-    "RawTable",
-    "StaleDataError",
-    "ThaiParseError",
-    "clean_all",
-    "detect_encoding",
-    "find_pii",
-    "load_key",
-    "mask_text",
-    "match_village_names",
-    "national_id_check_digit",
-    "national_id_problem",
-    "normalize_text",
-    "parse_baht",
-    "parse_be_date",
-    "parse_be_year",
-    "parse_be_year_month",
-    "pii_kind",
-    "pseudonymize",
-    "read_codebook",
-    "read_corrections",
-    "read_table",
-    "split_title",
-    "thai_to_arabic_digits",
-    "validate_table",
-    "verify_processed",
-]
+
+__all__ = sorted(_WHERE)  # (the names the type checker sees are imported above, under TYPE_CHECKING)
