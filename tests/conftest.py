@@ -50,12 +50,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     that need neither build; those that need the analysed demo; those that need the rendered project; then the
     rest, whose short modules even out the end of the run. Tests keep their order inside a module.
     """
-    fixtures: dict[Path, set[str]] = {}
-    first_needs: dict[Path, set[str]] = {}
-    long: set[Path] = set()
+    first_needs: dict[Path, set[str]] = {}  # modules in collection order: what the module's first test needs
+    marks: dict[Path, set[str]] = {}  # the markers of the module's tests
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
-        fixtures.setdefault(item.path, set()).update(names)
         first_needs.setdefault(item.path, names)
         if item.path.name in INTEGRATION_MODULES:
             item.add_marker(pytest.mark.integration)
@@ -65,28 +63,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.demo)
         if "spark_engine" in names:
             item.add_marker(pytest.mark.spark)
-        if item.get_closest_marker("slow") or item.get_closest_marker("integration"):
-            long.add(item.path)
+        marks.setdefault(item.path, set()).update(m.name for m in item.iter_markers())
 
     builders = [
         next((p for p, names in first_needs.items() if names & E2E_FIXTURES), None),
-        next((p for p, names in first_needs.items() if names & DEMO_FIXTURES and not fixtures[p] & E2E_FIXTURES), None),
+        next((p for p, names in first_needs.items() if names & DEMO_FIXTURES and "e2e" not in marks[p]), None),
     ]
 
     def rank(path: Path) -> int:
         if path in builders:
             return builders.index(path)
-        names = fixtures[path]
-        if names & E2E_FIXTURES or path.name == "test_report_browser.py":
+        if "e2e" in marks[path]:
             return 4
-        if names & DEMO_FIXTURES:
+        if "demo" in marks[path]:
             return 3
-        return 2 if path in long else 5
+        return 2 if marks[path] & {"slow", "integration"} else 5
 
-    first = {}
-    for i, item in enumerate(items):
-        first.setdefault(item.path, i)
-    items[:] = sorted(items, key=lambda it: (rank(it.path), first[it.path]))  # stable: module order kept
+    order = {path: i for i, path in enumerate(first_needs)}
+    items[:] = sorted(items, key=lambda it: (rank(it.path), order[it.path]))  # stable: module order kept
 
 
 @pytest.fixture(autouse=True)
