@@ -25,9 +25,8 @@ def test_style_equals_seaborn_set_theme() -> None:
                           "axes.spines.top": False})
         theirs, their_codes = _state()
         mpl.rcdefaults()
-        for c, rgb in {"b": (0, 0, 1), "g": (0, 0.5, 0), "r": (1, 0, 0), "m": (0.75, 0, 0.75),
-                       "y": (0.75, 0.75, 0), "c": (0, 0.75, 0.75), "k": (0, 0, 0)}.items():
-            colors.get_named_colors_mapping()[c] = rgb  # matplotlib's own codes back
+        for c in CODES:
+            colors.get_named_colors_mapping()[c] = colors.BASE_COLORS[c]  # matplotlib's own codes back
         default_cmap = mpl.rcParams["image.cmap"]
         figures.style()
         ours, our_codes = _state()
